@@ -1,0 +1,200 @@
+/*
+ * config - the one configuration schema of Sallyport (DESIGN.md section 5).
+ *
+ * YAML (libyaml) is read from a list of sources: the main file, then
+ * conf.d/*.yaml in name order.  Merging: a later source's mapping entries
+ * override the earlier ones key by key at the top level and inside the
+ * named maps (policies, smtp_routes, destinations, bounce_profiles);
+ * `listeners` entries are merged by name (a listener named in a later file
+ * replaces the earlier one of that name, new names are appended).
+ *
+ * Parsing never partially succeeds: either a whole struct config comes
+ * back, validated (every policy a listener names exists, names match
+ * ^[A-Za-z_][A-Za-z0-9_-]*$, ports 1-65535, sizes and durations parse), or
+ * an error "file:line: what is wrong" and nothing else.  Sizes take k/M/G
+ * suffixes (powers of 1024), durations s/m/h/d (a bare number is seconds).
+ * Unknown keys are errors, so a typo is never silently ignored.
+ *
+ * Master reads the files (config_read_sources) and sends the same sources
+ * to every child, which parses them again (children chroot and cannot
+ * read /etc themselves).
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct config_source {
+	char	*path;		/* for error messages */
+	char	*text;		/* the YAML document */
+	size_t	 len;
+};
+
+enum cfg_listener_type { LISTENER_PUBLIC, LISTENER_PRIVATE, LISTENER_SINKHOLE };
+enum cfg_action { ACTION_ACCEPT, ACTION_RELAY, ACTION_REJECT, ACTION_TCPREFUSE };
+enum cfg_tls_in { TLS_IN_OFF, TLS_IN_PREFERRED, TLS_IN_REQUIRED };
+enum cfg_tls_out {
+	TLS_OUT_DEFAULT, TLS_OUT_OFF, TLS_OUT_PREFERRED, TLS_OUT_REQUIRED,
+	TLS_OUT_PREFERRED_VERIFY, TLS_OUT_REQUIRED_VERIFY,
+	TLS_OUT_REQUIRED_VERIFY_HOSTED, TLS_OUT_DANE,
+};
+
+/* Bits of cfg_policy.set: which keys the policy gives explicitly. */
+#define POL_ACTION		0x01
+#define POL_MAX_MESSAGE_SIZE	0x02
+#define POL_MAX_RCPTS_PER_MSG	0x04
+#define POL_TLS			0x08
+
+/* A mail flow policy (`policies:` map).  Unset keys take the defaults
+ * below when the config is loaded (action accept, 10M, 1000, tls off). */
+struct cfg_policy {
+	char		*name;
+	unsigned	 set;
+	enum cfg_action	 action;
+	uint64_t	 max_message_size;
+	uint32_t	 max_rcpts_per_msg;
+	enum cfg_tls_in	 tls;
+	int		 line;
+};
+
+/* One HAT sender group.  match entries: "ALL", an IPv4/IPv6 address, or a
+ * CIDR ("10.0.0.0/8", "2001:db8::/32"); later issues add more kinds, and
+ * the schema keeps them as strings.  policy points into config.policies. */
+struct cfg_hat_entry {
+	char			*group;
+	char			**match;
+	size_t			 nmatch;
+	char			*policy_name;
+	struct cfg_policy	*policy;
+	int			 line;
+};
+
+/* One RAT entry: match is "ALL", a domain, ".subdomain" or a full
+ * address; action is ACTION_ACCEPT or ACTION_REJECT. */
+struct cfg_rat_entry {
+	char		*match;
+	enum cfg_action	 action;
+	int		 line;
+};
+
+struct cfg_listener {
+	char			*name;
+	enum cfg_listener_type	 type;
+	char			*address;	/* default "0.0.0.0" */
+	uint16_t		 port;		/* required */
+	int			 sinkhole_queue;
+	struct cfg_hat_entry	*hat;
+	size_t			 nhat;
+	struct cfg_rat_entry	*rat;
+	size_t			 nrat;
+	int			 line;
+};
+
+struct cfg_hostport {
+	char		*host;		/* name, IPv4, or IPv6 (written [::1]:25) */
+	uint16_t	 port;		/* default 25 */
+};
+
+/* smtp_routes: domain (or "ALL") -> list of "host[:port]". */
+struct cfg_route {
+	char			*domain;
+	struct cfg_hostport	*hosts;
+	size_t			 nhosts;
+};
+
+/* destinations: domain (or "default") -> delivery controls. */
+struct cfg_destination {
+	char			*domain;
+	uint32_t		 max_conns;	/* default 500 */
+	enum cfg_tls_out	 tls;		/* default TLS_OUT_DEFAULT */
+	char			*bounce_profile; /* default "default" */
+};
+
+struct cfg_bounce_profile {
+	char		*name;
+	uint32_t	 initial_retry;		/* seconds, default 60 */
+	uint32_t	 max_retry;		/* seconds, default 3600 */
+	uint32_t	 max_queue_time;	/* seconds, default 259200 (72h) */
+	uint32_t	 max_attempts;		/* default 100 */
+};
+
+struct config {
+	char	*hostname;	/* default: gethostname() */
+	struct {
+		char	*spool;	/* default /var/spool/sallyport */
+		char	*state;	/* default /var/lib/sallyport */
+		char	*run;	/* default /run/sallyport */
+		char	*log;	/* default /var/log/sallyport */
+	} paths;
+	struct {
+		char	*net;	/* smtpd, deliver; default "sallyport-net" */
+		char	*queue;	/* qmgr; default "sallyport-queue" */
+	} users;
+	struct {
+		uint32_t smtpd;		/* default 0 = one per core */
+		uint32_t deliver;	/* default 1 */
+	} processes;
+	uint32_t drain_delay;		/* `drain_delay:`, seconds, default 30 */
+	struct {			/* `smtpd:` */
+		uint32_t idle_timeout;		/* default 300 s */
+		uint32_t session_timeout;	/* default 1800 s */
+		uint32_t max_errors;		/* bad/unknown commands, default 20 */
+		uint32_t max_connections;	/* per process, default 5000 */
+	} smtpd;
+	struct {			/* `deliver:` */
+		uint32_t connect_timeout;	/* default 30 s */
+		uint32_t command_timeout;	/* default 300 s */
+		uint32_t idle_reuse;		/* keep idle connections, default 10 s */
+		uint32_t dns_timeout;		/* default 20 s */
+	} deliver;
+	struct {			/* `queue:` */
+		uint64_t map_size;		/* LMDB map, default 1G */
+		uint64_t body_file_threshold;	/* bodies above go to files, default 256k */
+	} queue;
+
+	struct cfg_listener		*listeners;
+	size_t				 nlisteners;
+	struct cfg_policy		*policies;
+	size_t				 npolicies;
+	struct cfg_route		*routes;
+	size_t				 nroutes;
+	struct cfg_destination		*destinations;
+	size_t				 ndestinations;
+	struct cfg_bounce_profile	*bounce_profiles;
+	size_t				 nbounce_profiles;
+};
+
+/* Reads path and, when present, <dir of path>/conf.d/*.yaml in name order.
+ * Returns 0, or -1 with err set ("path: No such file or directory"). */
+int	config_read_sources(const char *path, struct config_source **srcs,
+	    size_t *nsrcs, char *err, size_t errlen);
+void	config_free_sources(struct config_source *srcs, size_t nsrcs);
+
+/* Parses and validates; 0 and *out, or -1 and err = "file:line: ...". */
+int	config_parse_sources(const struct config_source *srcs, size_t nsrcs,
+	    struct config **out, char *err, size_t errlen);
+
+/* The built-in default (DESIGN.md section 1): one private listener
+ * "Default" on 127.0.0.1:2525 whose HAT relays for 127.0.0.0/8 and ::1
+ * (policy RELAYED) and rejects everyone else (BLOCKED), delivery by MX. */
+struct config	*config_builtin_default(void);
+/* The built-in default as YAML, so master can send it to children like any
+ * other config. */
+const char	*config_builtin_yaml(void);
+
+void	config_free(struct config *cfg);
+
+const struct cfg_policy		*config_policy(const struct config *cfg, const char *name);
+const struct cfg_listener	*config_listener(const struct config *cfg, const char *name);
+/* Exact domain (case-insensitive), else "ALL", else NULL (use MX). */
+const struct cfg_route		*config_route(const struct config *cfg, const char *domain);
+/* Exact domain, else "default" (always present after loading). */
+const struct cfg_destination	*config_destination(const struct config *cfg, const char *domain);
+/* By name, else "default" (always present after loading). */
+const struct cfg_bounce_profile	*config_bounce_profile(const struct config *cfg, const char *name);
+
+/* Helpers shared with sallyctl: "10M" -> bytes, "72h" -> seconds. */
+int	config_parse_size(const char *s, uint64_t *out);
+int	config_parse_duration(const char *s, uint32_t *out);
+
+#endif
