@@ -2,7 +2,7 @@
  * config - the one configuration schema of Sallyport (DESIGN.md section 5).
  *
  * YAML (libyaml) is read from a list of sources: the main file, then
- * conf.d/*.yaml in name order.  Merging: a later source's mapping entries
+ * conf.d/NAME.yaml in name order.  Merging: a later source's mapping entries
  * override the earlier ones key by key at the top level and inside the
  * named maps (policies, smtp_routes, destinations, bounce_profiles);
  * `listeners` entries are merged by name (a listener named in a later file
@@ -164,7 +164,7 @@ struct config {
 	size_t				 nbounce_profiles;
 };
 
-/* Reads path and, when present, <dir of path>/conf.d/*.yaml in name order.
+/* Reads path and, when present, <dir of path>/conf.d/NAME.yaml in name order.
  * Returns 0, or -1 with err set ("path: No such file or directory"). */
 int	config_read_sources(const char *path, struct config_source **srcs,
 	    size_t *nsrcs, char *err, size_t errlen);
