@@ -27,6 +27,8 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
+FLAGS_STAMP := $(ALL_CFLAGS) $(LDFLAGS)
+
 # program name : source directory : file holding main()
 PROGRAMS := sallyportd:master:sallyportd smtpd:smtpd:smtpd qmgr:qmgr:qmgr \
             deliver:deliver:deliver sallyctl:cli:sallyctl
@@ -60,7 +62,7 @@ configure: configure.ac
 # Rebuild everything when the compiler flags change (e.g. SANITIZE=1).
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(ALL_CFLAGS) $(LDFLAGS)' > $@
+	@echo '$(FLAGS_STAMP)' | cmp -s - $@ || echo '$(FLAGS_STAMP)' > $@
 
 $(OBJ)/%.o: %.c $(BUILD)/.flags config.mk
 	@mkdir -p $(dir $@)
@@ -79,6 +81,9 @@ $(foreach p,$(PROGRAMS),$(eval $(call program_rules,$p)))
 
 # A unit test named t/unit/<dir>_<what>.c links the logic of program <dir>
 # (everything but its main file) and lib; lib_* tests link lib only.
+$(OBJ)/master/%.o: ALL_CFLAGS += -DSP_LIBEXECDIR='"$(libexecdir)/sallyport"'
+# Unit tests see the headers of the program they test.
+$(OBJ)/t/%.o: ALL_CFLAGS += $(foreach p,$(PROGRAMS),-I$(call prog_dir,$p))
 unit_logic = $(foreach p,$(PROGRAMS),$(if $(filter $(call prog_dir,$p)_%,$1),$($(call prog_name,$p)_LOGIC)))
 .SECONDEXPANSION:
 $(BUILD)/t/%: $(OBJ)/t/unit/%.o $$(call unit_logic,%) $(LIBSP)

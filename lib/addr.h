@@ -61,6 +61,7 @@ struct esmtp_params {
 	int		 body_8bit;	/* BODY=8BITMIME */
 	int		 smtputf8;	/* SMTPUTF8 */
 	char		 unknown[64];	/* first unknown keyword, "" if none */
+	int		 has_auth;	/* AUTH=... (RFC 4954 5; value not kept) */
 };
 /* 0, or -1 on malformed/duplicate parameters (501 5.5.4). */
 int		 addr_parse_esmtp_params(const char *s, size_t len, struct esmtp_params *p);

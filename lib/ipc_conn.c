@@ -27,7 +27,6 @@ struct ipc_conn {
 
 struct ipc_write {
 	uv_write_t	 req;
-	uv_buf_t	 ubuf;
 	char		*data;
 	uv_pipe_t	*fdpipe;	/* handle passed with this write, if any */
 };
@@ -170,6 +169,7 @@ static int
 ipc_conn_write(struct ipc_conn *c, struct buf *msg, int fd)
 {
 	struct ipc_write *w;
+	uv_buf_t ub;
 	int r;
 
 	if (c->closing || msg->len == 0) {
@@ -179,9 +179,9 @@ ipc_conn_write(struct ipc_conn *c, struct buf *msg, int fd)
 		return c->closing ? -1 : 0;
 	}
 	w = xcalloc(1, sizeof *w);
-	w->ubuf.len = msg->len;
+	ub.len = msg->len;
 	w->data = buf_steal(msg);
-	w->ubuf.base = w->data;
+	ub.base = w->data;	/* libuv copies the uv_buf_t array into the request */
 	if (fd >= 0) {
 		w->fdpipe = xcalloc(1, sizeof *w->fdpipe);
 		uv_pipe_init(c->pipe.loop, w->fdpipe, 0);
@@ -190,10 +190,10 @@ ipc_conn_write(struct ipc_conn *c, struct buf *msg, int fd)
 			uv_close((uv_handle_t *)w->fdpipe, ipc_fdpipe_closed);
 			w->fdpipe = NULL;
 		}
-		r = uv_write2(&w->req, (uv_stream_t *)&c->pipe, &w->ubuf, 1,
+		r = uv_write2(&w->req, (uv_stream_t *)&c->pipe, &ub, 1,
 		    (uv_stream_t *)w->fdpipe, ipc_written);
 	} else
-		r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->ubuf, 1, ipc_written);
+		r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1, ipc_written);
 	if (r != 0) {
 		if (w->fdpipe)
 			uv_close((uv_handle_t *)w->fdpipe, ipc_fdpipe_closed);

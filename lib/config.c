@@ -1,0 +1,2197 @@
+/*
+ * config - read, merge and validate Sallyport's YAML configuration.
+ *
+ * SUMMARY
+ *	config_read_sources() reads the main file and conf.d/ *.yaml (master
+ *	only); config_parse_sources() turns those texts into one validated
+ *	struct config or one "file:line: what is wrong".  The schema (every
+ *	key, its type, default and limits) is defined here and nowhere else:
+ *	config.h is its interface, man/sallyport.yaml.5 its documentation and
+ *	etc/sallyport.yaml its sample.
+ *
+ * HOW
+ *	Each source is first run through libyaml's event parser to refuse what
+ *	a configuration never needs and a hostile file loves: anchors and
+ *	aliases (exponential expansion), nesting beyond CFG_MAX_DEPTH, more
+ *	than one document, runaway node counts.  Only then is it loaded with
+ *	the document API and applied, source after source, onto one struct
+ *	config that starts out holding the defaults.  Scalar sections (paths,
+ *	smtpd, ...) merge key by key; named maps (policies, smtp_routes,
+ *	destinations, bounce_profiles) merge entry by entry, a later entry
+ *	replacing the earlier one whole; listeners merge by name, in place, so
+ *	their order (which fixes the listening descriptors) stays stable.
+ *	Cross references (HAT policy, destination bounce profile) are checked
+ *	once everything is merged, with the file and line of the referrer.
+ *
+ * NOT FOR
+ *	Interpreting HAT/RAT match strings (smtpd does), reload policy
+ *	(master keeps the old config when this fails), the XML export
+ *	(sallyctl), or reading files anywhere but in master: children get
+ *	the texts over IPC because they chroot.
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "buf.h"
+#include "config.h"
+#include "xalloc.h"
+
+#define CFG_MAX_SOURCE		(16u * 1024 * 1024)	/* bytes per file */
+#define CFG_MAX_DEPTH		16	/* the schema needs 6 */
+#define CFG_MAX_EVENTS		(1u << 20)
+#define CFG_MAX_LISTENERS	1024
+#define CFG_MAX_PROCESSES	1024
+#define CFG_MAX_DOMAIN		253
+#define NOTFOUND		((size_t)-1)
+
+#define BUILTIN_NAME		"(built-in)"
+
+static const char builtin_yaml[] =
+    "# Sallyport built-in default: used when there is no config file.\n"
+    "# One private listener on 127.0.0.1:2525 relaying for loopback,\n"
+    "# delivery by MX.\n"
+    "paths:\n"
+    "  spool: /var/spool/sallyport\n"
+    "  state: /var/lib/sallyport\n"
+    "  run: /run/sallyport\n"
+    "  log: /var/log/sallyport\n"
+    "listeners:\n"
+    "  - name: Default\n"
+    "    type: private\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2525\n"
+    "    hat:\n"
+    "      - { group: RELAYLIST, match: [\"127.0.0.0/8\", \"::1\"], policy: RELAYED }\n"
+    "      - { group: ALL, match: [ALL], policy: BLOCKED }\n"
+    "policies:\n"
+    "  RELAYED: { action: relay }\n"
+    "  BLOCKED: { action: reject }\n";
+
+/* Where an entry was defined: source index and 1-based line. */
+struct origin {
+	size_t	src;
+	int	line;
+};
+
+/*
+ * Build-time index of one named array of struct config: a hash of names
+ * so that merging thousands of routes stays linear, plus where each entry
+ * came from.  names[i] points into entry i (which owns the string).
+ */
+struct nmap {
+	const char	**names;
+	struct origin	 *orig;
+	size_t		  n;
+	size_t		  cap;
+	size_t		 *slot;		/* entry index + 1; 0 is empty */
+	size_t		  nslot;	/* power of two */
+	int		  icase;	/* domains compare case-insensitively */
+};
+
+struct cfg_parse {
+	const struct config_source	*srcs;
+	size_t				 isrc;
+	yaml_document_t			*doc;
+	struct config			*cfg;
+	struct nmap			 listeners;
+	struct nmap			 policies;
+	struct nmap			 routes;
+	struct nmap			 destinations;
+	struct nmap			 bounces;
+	char				*err;
+	size_t				 errlen;
+};
+
+enum kind {
+	K_SPECIAL,	/* handled by the section's own code */
+	K_NAME,		/* ^[A-Za-z_][A-Za-z0-9_-]*$ */
+	K_HOST,		/* a host name */
+	K_PATH,
+	K_USER,
+	K_ADDR,		/* numeric IPv4 or IPv6 address */
+	K_PORT,		/* uint16_t, 1-65535 */
+	K_U32,
+	K_SIZE,		/* uint64_t, k/M/G */
+	K_DUR,		/* uint32_t seconds, s/m/h/d */
+	K_BOOL,		/* int */
+	K_ENUM,		/* an enum, stored as int */
+};
+
+struct enumdef {
+	const char	*name;
+	int		 value;
+};
+
+struct keydef {
+	const char		*key;
+	enum kind		 kind;
+	size_t			 off;
+	uint64_t		 min;
+	uint64_t		 max;	/* 0: the type's own limit */
+	const struct enumdef	*enums;
+	const char		*what;	/* K_NAME: "policy", ... */
+	unsigned		 bit;	/* or'd into *bits when given */
+};
+
+typedef int special_fn(struct cfg_parse *, const struct keydef *,
+    yaml_node_t *, void *);
+
+static const struct enumdef listener_types[] = {
+	{ "public", LISTENER_PUBLIC },
+	{ "private", LISTENER_PRIVATE },
+	{ "sinkhole", LISTENER_SINKHOLE },
+	{ NULL, 0 },
+};
+
+static const struct enumdef policy_actions[] = {
+	{ "accept", ACTION_ACCEPT },
+	{ "relay", ACTION_RELAY },
+	{ "reject", ACTION_REJECT },
+	{ "tcprefuse", ACTION_TCPREFUSE },
+	{ NULL, 0 },
+};
+
+static const struct enumdef rat_actions[] = {
+	{ "accept", ACTION_ACCEPT },
+	{ "reject", ACTION_REJECT },
+	{ NULL, 0 },
+};
+
+static const struct enumdef tls_in_values[] = {
+	{ "off", TLS_IN_OFF },
+	{ "preferred", TLS_IN_PREFERRED },
+	{ "required", TLS_IN_REQUIRED },
+	{ NULL, 0 },
+};
+
+static const struct enumdef tls_out_values[] = {
+	{ "default", TLS_OUT_DEFAULT },
+	{ "off", TLS_OUT_OFF },
+	{ "preferred", TLS_OUT_PREFERRED },
+	{ "required", TLS_OUT_REQUIRED },
+	{ "preferred-verify", TLS_OUT_PREFERRED_VERIFY },
+	{ "required-verify", TLS_OUT_REQUIRED_VERIFY },
+	{ "required-verify-hosted", TLS_OUT_REQUIRED_VERIFY_HOSTED },
+	{ "dane", TLS_OUT_DANE },
+	{ NULL, 0 },
+};
+
+#define CO(f)	offsetof(struct config, f)
+
+static const struct keydef top_defs[] = {
+	{ .key = "hostname", .kind = K_HOST, .off = CO(hostname) },
+	{ .key = "paths", .kind = K_SPECIAL },
+	{ .key = "users", .kind = K_SPECIAL },
+	{ .key = "processes", .kind = K_SPECIAL },
+	{ .key = "drain_delay", .kind = K_DUR, .off = CO(drain_delay) },
+	{ .key = "smtpd", .kind = K_SPECIAL },
+	{ .key = "deliver", .kind = K_SPECIAL },
+	{ .key = "queue", .kind = K_SPECIAL },
+	{ .key = "listeners", .kind = K_SPECIAL },
+	{ .key = "policies", .kind = K_SPECIAL },
+	{ .key = "smtp_routes", .kind = K_SPECIAL },
+	{ .key = "destinations", .kind = K_SPECIAL },
+	{ .key = "bounce_profiles", .kind = K_SPECIAL },
+	{ .key = NULL },
+};
+
+static const struct keydef paths_defs[] = {
+	{ .key = "spool", .kind = K_PATH, .off = CO(paths.spool) },
+	{ .key = "state", .kind = K_PATH, .off = CO(paths.state) },
+	{ .key = "run", .kind = K_PATH, .off = CO(paths.run) },
+	{ .key = "log", .kind = K_PATH, .off = CO(paths.log) },
+	{ .key = NULL },
+};
+
+static const struct keydef users_defs[] = {
+	{ .key = "net", .kind = K_USER, .off = CO(users.net) },
+	{ .key = "queue", .kind = K_USER, .off = CO(users.queue) },
+	{ .key = NULL },
+};
+
+static const struct keydef processes_defs[] = {
+	{ .key = "smtpd", .kind = K_U32, .off = CO(processes.smtpd),
+	  .max = CFG_MAX_PROCESSES },
+	{ .key = "deliver", .kind = K_U32, .off = CO(processes.deliver),
+	  .min = 1, .max = CFG_MAX_PROCESSES },
+	{ .key = NULL },
+};
+
+static const struct keydef smtpd_defs[] = {
+	{ .key = "idle_timeout", .kind = K_DUR, .off = CO(smtpd.idle_timeout),
+	  .min = 1 },
+	{ .key = "session_timeout", .kind = K_DUR,
+	  .off = CO(smtpd.session_timeout), .min = 1 },
+	{ .key = "max_errors", .kind = K_U32, .off = CO(smtpd.max_errors),
+	  .min = 1 },
+	{ .key = "max_connections", .kind = K_U32,
+	  .off = CO(smtpd.max_connections), .min = 1 },
+	{ .key = NULL },
+};
+
+static const struct keydef deliver_defs[] = {
+	{ .key = "connect_timeout", .kind = K_DUR,
+	  .off = CO(deliver.connect_timeout), .min = 1 },
+	{ .key = "command_timeout", .kind = K_DUR,
+	  .off = CO(deliver.command_timeout), .min = 1 },
+	{ .key = "idle_reuse", .kind = K_DUR, .off = CO(deliver.idle_reuse) },
+	{ .key = "dns_timeout", .kind = K_DUR, .off = CO(deliver.dns_timeout),
+	  .min = 1 },
+	{ .key = NULL },
+};
+
+static const struct keydef queue_defs[] = {
+	{ .key = "map_size", .kind = K_SIZE, .off = CO(queue.map_size),
+	  .min = 1024 * 1024 },
+	{ .key = "body_file_threshold", .kind = K_SIZE,
+	  .off = CO(queue.body_file_threshold) },
+	{ .key = NULL },
+};
+
+#define LO(f)	offsetof(struct cfg_listener, f)
+
+static const struct keydef listener_defs[] = {
+	{ .key = "name", .kind = K_NAME, .off = LO(name), .what = "listener" },
+	{ .key = "type", .kind = K_ENUM, .off = LO(type),
+	  .enums = listener_types },
+	{ .key = "address", .kind = K_ADDR, .off = LO(address) },
+	{ .key = "port", .kind = K_PORT, .off = LO(port), .bit = 1 },
+	{ .key = "sinkhole_queue", .kind = K_BOOL, .off = LO(sinkhole_queue) },
+	{ .key = "hat", .kind = K_SPECIAL },
+	{ .key = "rat", .kind = K_SPECIAL },
+	{ .key = NULL },
+};
+
+static const struct keydef hat_defs[] = {
+	{ .key = "group", .kind = K_NAME,
+	  .off = offsetof(struct cfg_hat_entry, group), .what = "sender group" },
+	{ .key = "match", .kind = K_SPECIAL },
+	{ .key = "policy", .kind = K_NAME,
+	  .off = offsetof(struct cfg_hat_entry, policy_name), .what = "policy" },
+	{ .key = NULL },
+};
+
+/* A RAT entry as written: match may list several, expanded afterwards. */
+struct rat_src {
+	char	**match;
+	size_t	  nmatch;
+	int	  action;
+};
+
+static const struct keydef rat_defs[] = {
+	{ .key = "match", .kind = K_SPECIAL },
+	{ .key = "action", .kind = K_ENUM, .off = offsetof(struct rat_src, action),
+	  .enums = rat_actions, .bit = 1 },
+	{ .key = NULL },
+};
+
+#define PO(f)	offsetof(struct cfg_policy, f)
+
+static const struct keydef policy_defs[] = {
+	{ .key = "action", .kind = K_ENUM, .off = PO(action),
+	  .enums = policy_actions, .bit = POL_ACTION },
+	{ .key = "max_message_size", .kind = K_SIZE, .off = PO(max_message_size),
+	  .bit = POL_MAX_MESSAGE_SIZE },
+	{ .key = "max_rcpts_per_msg", .kind = K_U32,
+	  .off = PO(max_rcpts_per_msg), .min = 1, .bit = POL_MAX_RCPTS_PER_MSG },
+	{ .key = "tls", .kind = K_ENUM, .off = PO(tls), .enums = tls_in_values,
+	  .bit = POL_TLS },
+	{ .key = NULL },
+};
+
+static const struct keydef destination_defs[] = {
+	{ .key = "max_conns", .kind = K_U32,
+	  .off = offsetof(struct cfg_destination, max_conns), .min = 1 },
+	{ .key = "tls", .kind = K_ENUM, .off = offsetof(struct cfg_destination, tls),
+	  .enums = tls_out_values },
+	{ .key = "bounce_profile", .kind = K_NAME,
+	  .off = offsetof(struct cfg_destination, bounce_profile),
+	  .what = "bounce profile" },
+	{ .key = NULL },
+};
+
+#define BO(f)	offsetof(struct cfg_bounce_profile, f)
+
+static const struct keydef bounce_defs[] = {
+	{ .key = "initial_retry", .kind = K_DUR, .off = BO(initial_retry),
+	  .min = 1 },
+	{ .key = "max_retry", .kind = K_DUR, .off = BO(max_retry), .min = 1 },
+	{ .key = "max_queue_time", .kind = K_DUR, .off = BO(max_queue_time) },
+	{ .key = "max_attempts", .kind = K_U32, .off = BO(max_attempts),
+	  .min = 1 },
+	{ .key = NULL },
+};
+
+/* ---- small helpers ---- */
+
+static int
+ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+ascii_casecmp(const char *a, const char *b)
+{
+	int ca, cb;
+
+	do {
+		ca = ascii_lower((unsigned char)*a++);
+		cb = ascii_lower((unsigned char)*b++);
+	} while (ca == cb && ca != '\0');
+	return ca - cb;
+}
+
+/* Domains compare case-insensitively and ignore one trailing dot. */
+static int
+domain_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+
+	if (la > 1 && a[la - 1] == '.')
+		la--;
+	if (lb > 1 && b[lb - 1] == '.')
+		lb--;
+	if (la != lb)
+		return 0;
+	for (i = 0; i < la; i++)
+		if (ascii_lower((unsigned char)a[i]) !=
+		    ascii_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+static int
+valid_name(const char *s)
+{
+	const char *p;
+
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	    *s == '_'))
+		return 0;
+	for (p = s + 1; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* Host and domain names: letters, digits, '.', '-', '_' and UTF-8 (IDN is
+ * converted where it is used); a leading '.' is allowed for ".sub" forms. */
+static int
+valid_domain(const char *s)
+{
+	const unsigned char *p;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CFG_MAX_DOMAIN || strcmp(s, ".") == 0)
+		return 0;
+	for (p = (const unsigned char *)s; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+		    *p == '_' || *p >= 0x80))
+			return 0;
+	return strstr(s, "..") == NULL;
+}
+
+static int
+valid_user(const char *s)
+{
+	const char *p;
+
+	if (*s == '\0' || *s == '-' || strlen(s) > 64)
+		return 0;
+	for (p = s; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+		    *p == '.'))
+			return 0;
+	return 1;
+}
+
+/* Match strings: anything printable without blanks. */
+static int
+valid_token(const char *s)
+{
+	const unsigned char *p;
+
+	if (*s == '\0')
+		return 0;
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+valid_path(const char *s)
+{
+	const unsigned char *p;
+
+	if (*s == '\0' || strlen(s) >= PATH_MAX)
+		return 0;
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+valid_ip(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* Unsigned decimal, digits only, at most max. */
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (max - (uint64_t)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (*s != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Digits then at most one suffix character; returns the suffix or -1. */
+static int
+parse_with_suffix(const char *s, const char *suffixes, uint64_t *num)
+{
+	size_t n;
+	char digits[32];
+	int suffix = 0;
+
+	if (s == NULL || (n = strlen(s)) == 0)
+		return -1;
+	if (strchr(suffixes, s[n - 1]) != NULL) {
+		suffix = (unsigned char)s[n - 1];
+		n--;
+	}
+	if (n == 0 || n >= sizeof digits)
+		return -1;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (parse_u64(digits, UINT64_MAX, num) < 0)
+		return -1;
+	return suffix;
+}
+
+int
+config_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v, mul = 1;
+	int suffix;
+
+	if ((suffix = parse_with_suffix(s, "kKmMgG", &v)) < 0)
+		return -1;
+	switch (ascii_lower(suffix)) {
+	case 'k':
+		mul = 1024;
+		break;
+	case 'm':
+		mul = 1024 * 1024;
+		break;
+	case 'g':
+		mul = 1024 * 1024 * 1024;
+		break;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+config_parse_duration(const char *s, uint32_t *out)
+{
+	uint64_t v, mul = 1;
+	int suffix;
+
+	if ((suffix = parse_with_suffix(s, "smhd", &v)) < 0)
+		return -1;
+	switch (suffix) {
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	}
+	if (v > UINT32_MAX / mul)
+		return -1;
+	*out = (uint32_t)(v * mul);
+	return 0;
+}
+
+static const char *
+src_name(const struct cfg_parse *p, size_t src)
+{
+	if (src < NOTFOUND && p->srcs != NULL && p->srcs[src].path != NULL)
+		return p->srcs[src].path;
+	return "(config)";
+}
+
+static int	perr_src(struct cfg_parse *, size_t, size_t, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+static int	perr(struct cfg_parse *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+perr_vsrc(struct cfg_parse *p, size_t src, size_t line, const char *fmt,
+    va_list ap)
+{
+	struct buf b;
+	unsigned char *c;
+
+	if (p->err == NULL || p->errlen == 0)
+		return -1;
+	buf_init(&b, 0);
+	buf_printf(&b, "%s:%zu: ", src_name(p, src), line);
+	buf_vprintf(&b, fmt, ap);
+	/* Config text is quoted back: keep control bytes out of logs. */
+	for (c = (unsigned char *)b.data; *c; c++)
+		if (*c < ' ' || *c == 0x7f)
+			*c = '?';
+	snprintf(p->err, p->errlen, "%s", b.data);
+	buf_free(&b);
+	return -1;
+}
+
+static int
+perr_src(struct cfg_parse *p, size_t src, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	perr_vsrc(p, src, line, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* An error in the source being applied. */
+static int
+perr(struct cfg_parse *p, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	perr_vsrc(p, p->isrc, line, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static size_t
+node_line(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+static int
+int_line(const yaml_node_t *n)
+{
+	return n->start_mark.line >= INT_MAX ? INT_MAX :
+	    (int)n->start_mark.line + 1;
+}
+
+static yaml_node_t *
+get_node(struct cfg_parse *p, int id)
+{
+	return yaml_document_get_node(p->doc, id);
+}
+
+static int
+is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	v = (const char *)n->data.scalar.value;
+	return *v == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	    strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "a value";
+	}
+}
+
+/* The text of a scalar node; NULL and an error for anything else. */
+static const char *
+get_scalar(struct cfg_parse *p, yaml_node_t *n, const char *key)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return perr(p, node_line(n), "'%s' must be a single value, "
+		    "not %s", key, node_kind(n)), NULL;
+	if (is_null(n))
+		return perr(p, node_line(n), "'%s' needs a value", key), NULL;
+	v = (const char *)n->data.scalar.value;
+	if (strlen(v) != n->data.scalar.length)
+		return perr(p, node_line(n), "'%s' contains a NUL byte", key),
+		    NULL;
+	return v;
+}
+
+/* A mapping key: a non-empty string without NUL. */
+static const char *
+get_key(struct cfg_parse *p, yaml_node_t *k)
+{
+	const char *v;
+
+	if (k->type != YAML_SCALAR_NODE || is_null(k))
+		return perr(p, node_line(k), "a key must be a plain string"),
+		    NULL;
+	v = (const char *)k->data.scalar.value;
+	if (strlen(v) != k->data.scalar.length)
+		return perr(p, node_line(k), "a key contains a NUL byte"), NULL;
+	return v;
+}
+
+/* A section that must be a mapping; null (written but empty) is none. */
+static int
+want_mapping(struct cfg_parse *p, yaml_node_t *n, const char *what)
+{
+	if (n->type == YAML_MAPPING_NODE)
+		return 1;
+	if (is_null(n))
+		return 0;
+	return perr(p, node_line(n), "%s must be a mapping, not %s", what,
+	    node_kind(n));
+}
+
+static int
+want_sequence(struct cfg_parse *p, yaml_node_t *n, const char *what)
+{
+	if (n->type == YAML_SEQUENCE_NODE)
+		return 1;
+	if (is_null(n))
+		return 0;
+	return perr(p, node_line(n), "%s must be a list, not %s", what,
+	    node_kind(n));
+}
+
+static void
+free_strv(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* One string or a list of them (match:, smtp_routes values). */
+static int
+get_strlist(struct cfg_parse *p, yaml_node_t *n, const char *key,
+    char ***out, size_t *nout)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	const char *s;
+	char **v;
+	size_t i = 0, cnt;
+
+	if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
+		if ((s = get_scalar(p, n, key)) == NULL)
+			return -1;
+		v = xcalloc(1, sizeof *v);
+		v[0] = xstrdup(s);
+		*out = v;
+		*nout = 1;
+		return 0;
+	}
+	if (n->type != YAML_SEQUENCE_NODE)
+		return perr(p, node_line(n), "'%s' must be a value or a list of "
+		    "values", key);
+	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	v = xcalloc(cnt ? cnt : 1, sizeof *v);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	    it++) {
+		item = get_node(p, *it);
+		if ((s = get_scalar(p, item, key)) == NULL) {
+			free_strv(v, i);
+			return -1;
+		}
+		v[i++] = xstrdup(s);
+	}
+	*out = v;
+	*nout = i;
+	return 0;
+}
+
+static int
+lookup_enum(const struct enumdef *e, const char *s, int *out)
+{
+	for (; e->name != NULL; e++)
+		if (ascii_casecmp(e->name, s) == 0) {
+			*out = e->value;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+bad_enum(struct cfg_parse *p, yaml_node_t *v, const struct keydef *d,
+    const char *s)
+{
+	const struct enumdef *e;
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (e = d->enums; e->name != NULL; e++)
+		buf_printf(&b, "%s%s", e == d->enums ? "" : ", ", e->name);
+	perr(p, node_line(v), "invalid %s '%s' (one of: %s)", d->key, s, b.data);
+	buf_free(&b);
+	return -1;
+}
+
+static int
+bad_range(struct cfg_parse *p, yaml_node_t *v, const struct keydef *d,
+    const char *s, uint64_t max)
+{
+	if (max == UINT32_MAX)
+		return perr(p, node_line(v), "%s must be at least %llu, not '%s'",
+		    d->key, (unsigned long long)d->min, s);
+	return perr(p, node_line(v), "%s must be %llu to %llu, not '%s'",
+	    d->key, (unsigned long long)d->min, (unsigned long long)max, s);
+}
+
+/* Sets one typed field of base from scalar node v. */
+static int
+set_field(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *base)
+{
+	void *f = (char *)base + d->off;
+	const char *s;
+	uint64_t u, max;
+	uint32_t dur;
+	int e;
+
+	if ((s = get_scalar(p, v, d->key)) == NULL)
+		return -1;
+	switch (d->kind) {
+	case K_NAME:
+		if (!valid_name(s))
+			return perr(p, node_line(v), "invalid %s name '%s' (names "
+			    "match ^[A-Za-z_][A-Za-z0-9_-]*$)", d->what, s);
+		break;
+	case K_HOST:
+		if (!valid_domain(s) || *s == '.')
+			return perr(p, node_line(v), "invalid %s '%s'", d->key, s);
+		break;
+	case K_PATH:
+		if (!valid_path(s))
+			return perr(p, node_line(v), "invalid path '%s' for %s",
+			    s, d->key);
+		break;
+	case K_USER:
+		if (!valid_user(s))
+			return perr(p, node_line(v), "invalid user name '%s' for "
+			    "%s", s, d->key);
+		break;
+	case K_ADDR:
+		if (!valid_ip(s))
+			return perr(p, node_line(v), "invalid address '%s' (an "
+			    "IPv4 or IPv6 address)", s);
+		break;
+	case K_PORT:
+		if (parse_u64(s, UINT64_MAX, &u) < 0 || u < 1 || u > 65535)
+			return perr(p, node_line(v), "invalid port '%s' "
+			    "(1-65535)", s);
+		*(uint16_t *)f = (uint16_t)u;
+		return 0;
+	case K_U32:
+		max = d->max ? d->max : UINT32_MAX;
+		if (parse_u64(s, d->max ? UINT64_MAX : UINT32_MAX, &u) < 0)
+			return perr(p, node_line(v), "invalid number '%s' for %s",
+			    s, d->key);
+		if (u < d->min || u > max)
+			return bad_range(p, v, d, s, max);
+		*(uint32_t *)f = (uint32_t)u;
+		return 0;
+	case K_SIZE:
+		if (config_parse_size(s, &u) < 0)
+			return perr(p, node_line(v), "invalid size '%s' for %s "
+			    "(a number with optional k, M or G)", s, d->key);
+		if (u < d->min)
+			return perr(p, node_line(v), "%s must be at least %llu "
+			    "bytes, not '%s'", d->key, (unsigned long long)d->min,
+			    s);
+		*(uint64_t *)f = u;
+		return 0;
+	case K_DUR:
+		if (config_parse_duration(s, &dur) < 0)
+			return perr(p, node_line(v), "invalid duration '%s' for %s "
+			    "(a number with optional s, m, h or d)", s, d->key);
+		if (dur < d->min)
+			return perr(p, node_line(v), "%s must be at least %llus, "
+			    "not '%s'", d->key, (unsigned long long)d->min, s);
+		*(uint32_t *)f = dur;
+		return 0;
+	case K_BOOL:
+		if (ascii_casecmp(s, "true") == 0 || ascii_casecmp(s, "yes") == 0 ||
+		    ascii_casecmp(s, "on") == 0)
+			*(int *)f = 1;
+		else if (ascii_casecmp(s, "false") == 0 ||
+		    ascii_casecmp(s, "no") == 0 || ascii_casecmp(s, "off") == 0)
+			*(int *)f = 0;
+		else
+			return perr(p, node_line(v), "invalid %s '%s' (true or "
+			    "false)", d->key, s);
+		return 0;
+	case K_ENUM:
+		if (lookup_enum(d->enums, s, &e) < 0)
+			return bad_enum(p, v, d, s);
+		*(int *)f = e;
+		return 0;
+	case K_SPECIAL:
+		return -1;
+	}
+	free(*(char **)f);
+	*(char **)f = xstrdup(s);
+	return 0;
+}
+
+/*
+ * Applies mapping n onto base: every key must be in defs, at most once.
+ * K_SPECIAL keys go to special(p, def, value node, ctx).  The
+ * bits of the keys given are or'd into *bits.
+ */
+static int
+apply_map(struct cfg_parse *p, yaml_node_t *n, const char *section,
+    const struct keydef *defs, void *base, unsigned *bits,
+    special_fn *special, void *ctx)
+{
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const struct keydef *d;
+	const char *key;
+	uint64_t seen = 0;
+	int r;
+
+	if ((r = want_mapping(p, n, section)) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((key = get_key(p, k)) == NULL)
+			return -1;
+		for (d = defs; d->key != NULL; d++)
+			if (strcmp(d->key, key) == 0)
+				break;
+		if (d->key == NULL)
+			return perr(p, node_line(k), "unknown key '%s' in %s",
+			    key, section);
+		if (seen & (1ULL << (d - defs)))
+			return perr(p, node_line(k), "duplicate key '%s' in %s",
+			    key, section);
+		seen |= 1ULL << (d - defs);
+		if (d->kind == K_SPECIAL)
+			r = special(p, d, v, ctx);
+		else
+			r = set_field(p, d, v, base);
+		if (r < 0)
+			return -1;
+		if (bits != NULL)
+			*bits |= d->bit;
+	}
+	return 0;
+}
+
+/* ---- named-array index ---- */
+
+static uint64_t
+name_hash(const char *s, int icase)
+{
+	uint64_t h = 14695981039346656037ULL;
+	size_t n = strlen(s);
+
+	if (icase && n > 1 && s[n - 1] == '.')
+		n--;
+	for (; n > 0; n--, s++) {
+		h ^= (uint64_t)(icase ? ascii_lower((unsigned char)*s) :
+		    (unsigned char)*s);
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static int
+name_eq(const char *a, const char *b, int icase)
+{
+	return icase ? domain_eq(a, b) : strcmp(a, b) == 0;
+}
+
+static size_t
+nmap_find(const struct nmap *m, const char *name)
+{
+	size_t i, mask;
+
+	if (m->nslot == 0)
+		return NOTFOUND;
+	mask = m->nslot - 1;
+	for (i = name_hash(name, m->icase) & mask; m->slot[i] != 0;
+	    i = (i + 1) & mask)
+		if (name_eq(m->names[m->slot[i] - 1], name, m->icase))
+			return m->slot[i] - 1;
+	return NOTFOUND;
+}
+
+static void
+nmap_slot_insert(struct nmap *m, size_t idx)
+{
+	size_t i, mask = m->nslot - 1;
+
+	for (i = name_hash(m->names[idx], m->icase) & mask; m->slot[i] != 0;
+	    i = (i + 1) & mask)
+		;
+	m->slot[i] = idx + 1;
+}
+
+/* Makes room for one more entry, also in the caller's array arr of
+ * elements of size el, and returns arr (perhaps moved). */
+static void *
+nmap_grow(struct nmap *m, void *arr, size_t el)
+{
+	size_t i;
+
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 8;
+		arr = xrealloc(arr, m->cap * el);
+		m->names = xrealloc(m->names, m->cap * sizeof *m->names);
+		m->orig = xrealloc(m->orig, m->cap * sizeof *m->orig);
+	}
+	if ((m->n + 1) * 2 > m->nslot) {
+		free(m->slot);
+		m->nslot = m->nslot ? m->nslot * 2 : 16;
+		m->slot = xcalloc(m->nslot, sizeof *m->slot);
+		for (i = 0; i < m->n; i++)
+			nmap_slot_insert(m, i);
+	}
+	return arr;
+}
+
+/* Appends after nmap_grow; returns the new entry's index. */
+static size_t
+nmap_add(struct nmap *m, const char *name, size_t src, int line)
+{
+	size_t idx = m->n++;
+
+	m->names[idx] = name;
+	m->orig[idx].src = src;
+	m->orig[idx].line = line;
+	nmap_slot_insert(m, idx);
+	return idx;
+}
+
+static void
+nmap_set(struct nmap *m, size_t idx, const char *name, size_t src, int line)
+{
+	m->names[idx] = name;
+	m->orig[idx].src = src;
+	m->orig[idx].line = line;
+}
+
+static void
+nmap_free(struct nmap *m)
+{
+	free(m->names);
+	free(m->orig);
+	free(m->slot);
+	memset(m, 0, sizeof *m);
+}
+
+/*
+ * Where a named entry defined in this source goes: NOTFOUND to append,
+ * an index to replace one from an earlier source, or an error when the
+ * same source names it twice.
+ */
+static int
+nmap_place(struct cfg_parse *p, struct nmap *m, const char *name,
+    const char *what, size_t line, size_t *idx)
+{
+	*idx = nmap_find(m, name);
+	if (*idx != NOTFOUND && m->orig[*idx].src == p->isrc)
+		return perr(p, line, "duplicate %s '%s' (also at line %d)", what,
+		    name, m->orig[*idx].line);
+	return 0;
+}
+
+/* ---- freeing ---- */
+
+static void
+free_listener(struct cfg_listener *l)
+{
+	size_t i;
+
+	free(l->name);
+	free(l->address);
+	for (i = 0; i < l->nhat; i++) {
+		free(l->hat[i].group);
+		free_strv(l->hat[i].match, l->hat[i].nmatch);
+		free(l->hat[i].policy_name);
+	}
+	free(l->hat);
+	for (i = 0; i < l->nrat; i++)
+		free(l->rat[i].match);
+	free(l->rat);
+}
+
+static void
+free_route(struct cfg_route *r)
+{
+	size_t i;
+
+	free(r->domain);
+	for (i = 0; i < r->nhosts; i++)
+		free(r->hosts[i].host);
+	free(r->hosts);
+}
+
+static void
+free_destination(struct cfg_destination *d)
+{
+	free(d->domain);
+	free(d->bounce_profile);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	free(cfg->hostname);
+	free(cfg->paths.spool);
+	free(cfg->paths.state);
+	free(cfg->paths.run);
+	free(cfg->paths.log);
+	free(cfg->users.net);
+	free(cfg->users.queue);
+	for (i = 0; i < cfg->nlisteners; i++)
+		free_listener(&cfg->listeners[i]);
+	free(cfg->listeners);
+	for (i = 0; i < cfg->npolicies; i++)
+		free(cfg->policies[i].name);
+	free(cfg->policies);
+	for (i = 0; i < cfg->nroutes; i++)
+		free_route(&cfg->routes[i]);
+	free(cfg->routes);
+	for (i = 0; i < cfg->ndestinations; i++)
+		free_destination(&cfg->destinations[i]);
+	free(cfg->destinations);
+	for (i = 0; i < cfg->nbounce_profiles; i++)
+		free(cfg->bounce_profiles[i].name);
+	free(cfg->bounce_profiles);
+	free(cfg);
+}
+
+/* ---- listeners ---- */
+
+static int
+hat_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct cfg_hat_entry *h = ctx;
+
+	(void)d;
+	return get_strlist(p, v, "match", &h->match, &h->nmatch);
+}
+
+static int
+parse_hat_entry(struct cfg_parse *p, yaml_node_t *n, struct cfg_hat_entry *h)
+{
+	size_t i;
+
+	memset(h, 0, sizeof *h);
+	h->line = int_line(n);
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(p, node_line(n), "a hat entry must be a mapping, "
+		    "not %s", node_kind(n));
+	if (apply_map(p, n, "hat entry", hat_defs, h, NULL, hat_special, h) < 0)
+		return -1;
+	if (h->group == NULL)
+		return perr(p, node_line(n), "hat entry needs a group");
+	if (h->nmatch == 0)
+		return perr(p, node_line(n), "hat entry '%s' needs a match",
+		    h->group);
+	for (i = 0; i < h->nmatch; i++)
+		if (!valid_token(h->match[i]))
+			return perr(p, node_line(n), "hat entry '%s': invalid "
+			    "match '%s'", h->group, h->match[i]);
+	if (h->policy_name == NULL)
+		return perr(p, node_line(n), "hat entry '%s' needs a policy",
+		    h->group);
+	return 0;
+}
+
+static int
+rat_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct rat_src *r = ctx;
+
+	(void)d;
+	return get_strlist(p, v, "match", &r->match, &r->nmatch);
+}
+
+/* One RAT entry as written; a list of matches becomes several entries. */
+static int
+parse_rat_entry(struct cfg_parse *p, yaml_node_t *n, struct cfg_listener *l)
+{
+	struct rat_src r;
+	unsigned bits = 0;
+	size_t i;
+	int rc = -1;
+
+	memset(&r, 0, sizeof r);
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(p, node_line(n), "a rat entry must be a mapping, "
+		    "not %s", node_kind(n));
+	if (apply_map(p, n, "rat entry", rat_defs, &r, &bits, rat_special,
+	    &r) < 0)
+		goto out;
+	if (r.nmatch == 0) {
+		perr(p, node_line(n), "rat entry needs a match");
+		goto out;
+	}
+	for (i = 0; i < r.nmatch; i++)
+		if (!valid_token(r.match[i])) {
+			perr(p, node_line(n), "rat entry: invalid match '%s'",
+			    r.match[i]);
+			goto out;
+		}
+	if (!(bits & 1)) {
+		perr(p, node_line(n), "rat entry needs an action (accept or "
+		    "reject)");
+		goto out;
+	}
+	l->rat = xrealloc(l->rat, (l->nrat + r.nmatch) * sizeof *l->rat);
+	for (i = 0; i < r.nmatch; i++) {
+		l->rat[l->nrat].match = r.match[i];
+		r.match[i] = NULL;
+		l->rat[l->nrat].action = r.action;
+		l->rat[l->nrat].line = int_line(n);
+		l->nrat++;
+	}
+	rc = 0;
+out:
+	free_strv(r.match, r.nmatch);
+	return rc;
+}
+
+static int
+listener_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct cfg_listener *l = ctx;
+	yaml_node_item_t *it;
+	size_t cnt;
+	int r;
+
+	if ((r = want_sequence(p, v, d->key)) <= 0)
+		return r;
+	cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (strcmp(d->key, "hat") == 0) {
+		l->hat = xcalloc(cnt ? cnt : 1, sizeof *l->hat);
+		for (it = v->data.sequence.items.start;
+		    it < v->data.sequence.items.top; it++) {
+			r = parse_hat_entry(p, get_node(p, *it), &l->hat[l->nhat]);
+			l->nhat++;	/* freed with the listener either way */
+			if (r < 0)
+				return -1;
+		}
+		return 0;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	    it++)
+		if (parse_rat_entry(p, get_node(p, *it), l) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+parse_listener(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_listener l;
+	unsigned bits = 0;
+	size_t idx;
+
+	memset(&l, 0, sizeof l);
+	l.type = LISTENER_PUBLIC;
+	l.line = int_line(n);
+	if (n->type != YAML_MAPPING_NODE) {
+		perr(p, node_line(n), "a listener must be a mapping, not %s",
+		    node_kind(n));
+		goto fail;
+	}
+	if (apply_map(p, n, "listener", listener_defs, &l, &bits,
+	    listener_special, &l) < 0)
+		goto fail;
+	if (l.name == NULL) {
+		perr(p, node_line(n), "listener needs a name");
+		goto fail;
+	}
+	if (!(bits & 1)) {
+		perr(p, node_line(n), "listener '%s' needs a port", l.name);
+		goto fail;
+	}
+	if (l.sinkhole_queue && l.type != LISTENER_SINKHOLE) {
+		perr(p, node_line(n), "listener '%s': sinkhole_queue applies "
+		    "only to sinkhole listeners", l.name);
+		goto fail;
+	}
+	if (l.address == NULL)
+		l.address = xstrdup("0.0.0.0");
+	if (nmap_place(p, &p->listeners, l.name, "listener", node_line(n),
+	    &idx) < 0)
+		goto fail;
+	if (idx != NOTFOUND) {
+		free_listener(&cfg->listeners[idx]);
+		cfg->listeners[idx] = l;
+		nmap_set(&p->listeners, idx, l.name, p->isrc, l.line);
+		return 0;
+	}
+	if (cfg->nlisteners >= CFG_MAX_LISTENERS) {
+		perr(p, node_line(n), "too many listeners (at most %d)",
+		    CFG_MAX_LISTENERS);
+		goto fail;
+	}
+	cfg->listeners = nmap_grow(&p->listeners, cfg->listeners,
+	    sizeof *cfg->listeners);
+	cfg->listeners[cfg->nlisteners++] = l;
+	nmap_add(&p->listeners, l.name, p->isrc, l.line);
+	return 0;
+fail:
+	free_listener(&l);
+	return -1;
+}
+
+/* ---- named maps ---- */
+
+static int
+parse_policies(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_policy pol;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *name;
+	size_t idx;
+	int r;
+
+	if ((r = want_mapping(p, n, "policies")) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((name = get_key(p, k)) == NULL)
+			return -1;
+		if (!valid_name(name))
+			return perr(p, node_line(k), "invalid policy name '%s' "
+			    "(names match ^[A-Za-z_][A-Za-z0-9_-]*$)", name);
+		if (nmap_place(p, &p->policies, name, "policy", node_line(k),
+		    &idx) < 0)
+			return -1;
+		memset(&pol, 0, sizeof pol);
+		pol.line = int_line(k);
+		if (apply_map(p, v, "policy", policy_defs, &pol, &pol.set, NULL,
+		    NULL) < 0)
+			return -1;
+		pol.name = xstrdup(name);
+		if (idx != NOTFOUND) {
+			free(cfg->policies[idx].name);
+			cfg->policies[idx] = pol;
+			nmap_set(&p->policies, idx, pol.name, p->isrc, pol.line);
+			continue;
+		}
+		cfg->policies = nmap_grow(&p->policies, cfg->policies,
+		    sizeof *cfg->policies);
+		cfg->policies[cfg->npolicies++] = pol;
+		nmap_add(&p->policies, pol.name, p->isrc, pol.line);
+	}
+	return 0;
+}
+
+/* "host", "host:port", "[v6]", "[v6]:port", or a bare IPv6 address. */
+static int
+parse_hostport(const char *s, struct cfg_hostport *hp)
+{
+	const char *end, *colon, *portstr = NULL;
+	char *host;
+	uint64_t port = 25;
+	int ok;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL)
+			return -1;
+		if (end[1] == ':')
+			portstr = end + 2;
+		else if (end[1] != '\0')
+			return -1;
+		host = xstrndup(s + 1, (size_t)(end - s - 1));
+		ok = valid_ip(host);
+	} else if ((colon = strchr(s, ':')) != NULL &&
+	    strchr(colon + 1, ':') != NULL) {
+		host = xstrdup(s);
+		ok = valid_ip(host);
+	} else if (colon != NULL) {
+		portstr = colon + 1;
+		host = xstrndup(s, (size_t)(colon - s));
+		ok = valid_domain(host) && *host != '.';
+	} else {
+		host = xstrdup(s);
+		ok = valid_domain(host) && *host != '.';
+	}
+	if (ok && portstr != NULL &&
+	    (parse_u64(portstr, UINT64_MAX, &port) < 0 || port < 1 ||
+	    port > 65535))
+		ok = 0;
+	if (!ok) {
+		free(host);
+		return -1;
+	}
+	hp->host = host;
+	hp->port = (uint16_t)port;
+	return 0;
+}
+
+static int
+parse_routes(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_route rt;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *dom;
+	char **hosts;
+	size_t nhosts, i, idx;
+	int r;
+
+	if ((r = want_mapping(p, n, "smtp_routes")) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((dom = get_key(p, k)) == NULL)
+			return -1;
+		if (!valid_domain(dom))
+			return perr(p, node_line(k), "invalid route domain '%s'",
+			    dom);
+		if (nmap_place(p, &p->routes, dom, "route", node_line(k),
+		    &idx) < 0)
+			return -1;
+		if (get_strlist(p, v, dom, &hosts, &nhosts) < 0)
+			return -1;
+		if (nhosts == 0) {
+			free(hosts);
+			return perr(p, node_line(v), "route '%s' has no hosts",
+			    dom);
+		}
+		memset(&rt, 0, sizeof rt);
+		rt.hosts = xcalloc(nhosts, sizeof *rt.hosts);
+		for (i = 0; i < nhosts; i++) {
+			if (parse_hostport(hosts[i], &rt.hosts[i]) < 0) {
+				perr(p, node_line(v), "route '%s': invalid host "
+				    "'%s' (host[:port], [IPv6]:port)", dom,
+				    hosts[i]);
+				free_route(&rt);
+				free_strv(hosts, nhosts);
+				return -1;
+			}
+			rt.nhosts++;
+		}
+		free_strv(hosts, nhosts);
+		rt.domain = xstrdup(dom);
+		if (idx != NOTFOUND) {
+			free_route(&cfg->routes[idx]);
+			cfg->routes[idx] = rt;
+			nmap_set(&p->routes, idx, rt.domain, p->isrc,
+			    int_line(k));
+			continue;
+		}
+		cfg->routes = nmap_grow(&p->routes, cfg->routes,
+		    sizeof *cfg->routes);
+		cfg->routes[cfg->nroutes++] = rt;
+		nmap_add(&p->routes, rt.domain, p->isrc, int_line(k));
+	}
+	return 0;
+}
+
+static void
+destination_defaults(struct cfg_destination *d)
+{
+	d->max_conns = 500;
+	d->tls = TLS_OUT_DEFAULT;
+}
+
+static int
+parse_destinations(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_destination dst;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *dom;
+	size_t idx;
+	int r;
+
+	if ((r = want_mapping(p, n, "destinations")) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((dom = get_key(p, k)) == NULL)
+			return -1;
+		if (!valid_domain(dom))
+			return perr(p, node_line(k), "invalid destination "
+			    "domain '%s'", dom);
+		if (nmap_place(p, &p->destinations, dom, "destination",
+		    node_line(k), &idx) < 0)
+			return -1;
+		memset(&dst, 0, sizeof dst);
+		destination_defaults(&dst);
+		if (apply_map(p, v, "destination", destination_defs, &dst, NULL,
+		    NULL, NULL) < 0) {
+			free_destination(&dst);
+			return -1;
+		}
+		dst.domain = xstrdup(dom);
+		if (dst.bounce_profile == NULL)
+			dst.bounce_profile = xstrdup("default");
+		if (idx != NOTFOUND) {
+			free_destination(&cfg->destinations[idx]);
+			cfg->destinations[idx] = dst;
+			nmap_set(&p->destinations, idx, dst.domain, p->isrc,
+			    int_line(k));
+			continue;
+		}
+		cfg->destinations = nmap_grow(&p->destinations,
+		    cfg->destinations, sizeof *cfg->destinations);
+		cfg->destinations[cfg->ndestinations++] = dst;
+		nmap_add(&p->destinations, dst.domain, p->isrc, int_line(k));
+	}
+	return 0;
+}
+
+static void
+bounce_defaults(struct cfg_bounce_profile *b)
+{
+	b->initial_retry = 60;
+	b->max_retry = 3600;
+	b->max_queue_time = 72 * 3600;
+	b->max_attempts = 100;
+}
+
+static int
+parse_bounce_profiles(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_bounce_profile bp;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *name;
+	size_t idx;
+	int r;
+
+	if ((r = want_mapping(p, n, "bounce_profiles")) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((name = get_key(p, k)) == NULL)
+			return -1;
+		if (!valid_name(name))
+			return perr(p, node_line(k), "invalid bounce profile name "
+			    "'%s' (names match ^[A-Za-z_][A-Za-z0-9_-]*$)", name);
+		if (nmap_place(p, &p->bounces, name, "bounce profile",
+		    node_line(k), &idx) < 0)
+			return -1;
+		memset(&bp, 0, sizeof bp);
+		bounce_defaults(&bp);
+		if (apply_map(p, v, "bounce profile", bounce_defs, &bp, NULL,
+		    NULL, NULL) < 0)
+			return -1;
+		bp.name = xstrdup(name);
+		if (idx != NOTFOUND) {
+			free(cfg->bounce_profiles[idx].name);
+			cfg->bounce_profiles[idx] = bp;
+			nmap_set(&p->bounces, idx, bp.name, p->isrc, int_line(k));
+			continue;
+		}
+		cfg->bounce_profiles = nmap_grow(&p->bounces,
+		    cfg->bounce_profiles, sizeof *cfg->bounce_profiles);
+		cfg->bounce_profiles[cfg->nbounce_profiles++] = bp;
+		nmap_add(&p->bounces, bp.name, p->isrc, int_line(k));
+	}
+	return 0;
+}
+
+/* ---- top level ---- */
+
+static int
+top_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	yaml_node_item_t *it;
+	int r;
+
+	(void)ctx;
+	if (strcmp(d->key, "paths") == 0)
+		return apply_map(p, v, "paths", paths_defs, p->cfg, NULL, NULL,
+		    NULL);
+	if (strcmp(d->key, "users") == 0)
+		return apply_map(p, v, "users", users_defs, p->cfg, NULL, NULL,
+		    NULL);
+	if (strcmp(d->key, "processes") == 0)
+		return apply_map(p, v, "processes", processes_defs, p->cfg,
+		    NULL, NULL, NULL);
+	if (strcmp(d->key, "smtpd") == 0)
+		return apply_map(p, v, "smtpd", smtpd_defs, p->cfg, NULL, NULL,
+		    NULL);
+	if (strcmp(d->key, "deliver") == 0)
+		return apply_map(p, v, "deliver", deliver_defs, p->cfg, NULL,
+		    NULL, NULL);
+	if (strcmp(d->key, "queue") == 0)
+		return apply_map(p, v, "queue", queue_defs, p->cfg, NULL, NULL,
+		    NULL);
+	if (strcmp(d->key, "policies") == 0)
+		return parse_policies(p, v);
+	if (strcmp(d->key, "smtp_routes") == 0)
+		return parse_routes(p, v);
+	if (strcmp(d->key, "destinations") == 0)
+		return parse_destinations(p, v);
+	if (strcmp(d->key, "bounce_profiles") == 0)
+		return parse_bounce_profiles(p, v);
+	/* listeners */
+	if ((r = want_sequence(p, v, "listeners")) <= 0)
+		return r;
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	    it++)
+		if (parse_listener(p, get_node(p, *it)) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+yaml_error(struct cfg_parse *p, const yaml_parser_t *yp, const char *text,
+    size_t len)
+{
+	size_t line, i, end;
+
+	if (yp->error == YAML_MEMORY_ERROR)
+		return perr(p, 1, "out of memory parsing YAML");
+	if (yp->error == YAML_READER_ERROR) {
+		line = 1;
+		end = yp->problem_offset < len ? yp->problem_offset : len;
+		for (i = 0; i < end; i++)
+			if (text[i] == '\n')
+				line++;
+		return perr(p, line, "%s", yp->problem ? yp->problem :
+		    "unreadable input");
+	}
+	line = yp->problem_mark.line + 1;
+	if (yp->context != NULL)
+		return perr(p, line, "%s %s", yp->problem ? yp->problem :
+		    "syntax error", yp->context);
+	return perr(p, line, "%s", yp->problem ? yp->problem : "syntax error");
+}
+
+/*
+ * Refuses, before building any tree, what no configuration needs:
+ * anchors and aliases (a few lines of aliases expand to gigabytes),
+ * deep nesting, several documents, more nodes than CFG_MAX_EVENTS.
+ */
+static int
+yaml_prescan(struct cfg_parse *p, const char *text, size_t len)
+{
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	const char *anchor;
+	size_t nevents = 0, line;
+	int depth = 0, ndocs = 0, rc = -1, done = 0;
+
+	if (!yaml_parser_initialize(&yp))
+		return perr(p, 1, "out of memory parsing YAML");
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&yp, &ev)) {
+			yaml_error(p, &yp, text, len);
+			goto out;
+		}
+		line = ev.start_mark.line + 1;
+		anchor = NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++ndocs > 1) {
+				perr(p, line, "only one YAML document per file");
+				goto bad;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			perr(p, line, "YAML aliases (*%s) are not allowed",
+			    (const char *)ev.data.alias.anchor);
+			goto bad;
+		case YAML_SCALAR_EVENT:
+			anchor = (const char *)ev.data.scalar.anchor;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			anchor = (const char *)ev.data.sequence_start.anchor;
+			depth++;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			anchor = (const char *)ev.data.mapping_start.anchor;
+			depth++;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		default:
+			break;
+		}
+		if (anchor != NULL) {
+			perr(p, line, "YAML anchors (&%s) are not allowed", anchor);
+			goto bad;
+		}
+		if (depth > CFG_MAX_DEPTH) {
+			perr(p, line, "nesting deeper than %d levels",
+			    CFG_MAX_DEPTH);
+			goto bad;
+		}
+		if (++nevents > CFG_MAX_EVENTS) {
+			perr(p, line, "more than %u YAML nodes", CFG_MAX_EVENTS);
+			goto bad;
+		}
+		yaml_event_delete(&ev);
+	}
+	rc = 0;
+	goto out;
+bad:
+	yaml_event_delete(&ev);
+out:
+	yaml_parser_delete(&yp);
+	return rc;
+}
+
+static int
+apply_source(struct cfg_parse *p, const struct config_source *src)
+{
+	yaml_parser_t yp;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	const char *text = src->text != NULL ? src->text : "";
+	size_t len = src->text != NULL ? src->len : 0;
+	int rc = -1;
+
+	if (len > CFG_MAX_SOURCE)
+		return perr(p, 1, "larger than 16 MiB");
+	if (yaml_prescan(p, text, len) < 0)
+		return -1;
+	if (!yaml_parser_initialize(&yp))
+		return perr(p, 1, "out of memory parsing YAML");
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&yp, &doc)) {
+		yaml_error(p, &yp, text, len);
+		yaml_parser_delete(&yp);
+		return -1;
+	}
+	p->doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL || is_null(root))
+		rc = 0;
+	else if (root->type != YAML_MAPPING_NODE)
+		perr(p, node_line(root), "the top level must be a mapping, "
+		    "not %s", node_kind(root));
+	else
+		rc = apply_map(p, root, "the top level", top_defs, p->cfg, NULL,
+		    top_special, NULL);
+	p->doc = NULL;
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&yp);
+	return rc;
+}
+
+static struct config *
+config_new(void)
+{
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+
+	cfg->paths.spool = xstrdup("/var/spool/sallyport");
+	cfg->paths.state = xstrdup("/var/lib/sallyport");
+	cfg->paths.run = xstrdup("/run/sallyport");
+	cfg->paths.log = xstrdup("/var/log/sallyport");
+	cfg->users.net = xstrdup("sallyport-net");
+	cfg->users.queue = xstrdup("sallyport-queue");
+	cfg->processes.smtpd = 0;
+	cfg->processes.deliver = 1;
+	cfg->drain_delay = 30;
+	cfg->smtpd.idle_timeout = 300;
+	cfg->smtpd.session_timeout = 1800;
+	cfg->smtpd.max_errors = 20;
+	cfg->smtpd.max_connections = 5000;
+	cfg->deliver.connect_timeout = 30;
+	cfg->deliver.command_timeout = 300;
+	cfg->deliver.idle_reuse = 10;
+	cfg->deliver.dns_timeout = 20;
+	cfg->queue.map_size = 1024ULL * 1024 * 1024;
+	cfg->queue.body_file_threshold = 256 * 1024;
+	return cfg;
+}
+
+static char *
+default_hostname(void)
+{
+	char h[256];
+
+	memset(h, 0, sizeof h);
+	if (gethostname(h, sizeof h - 1) < 0 || h[0] == '\0')
+		return xstrdup("localhost");
+	return xstrdup(h);
+}
+
+/* Defaults that depend on the merged whole, then cross references. */
+static int
+finalize(struct cfg_parse *p)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_listener *l, *o;
+	struct cfg_policy *pol;
+	struct cfg_hat_entry *h;
+	struct cfg_destination *d;
+	size_t i, j, idx;
+
+	if (cfg->hostname == NULL)
+		cfg->hostname = default_hostname();
+	for (i = 0; i < cfg->npolicies; i++) {
+		pol = &cfg->policies[i];
+		if (!(pol->set & POL_ACTION))
+			pol->action = ACTION_ACCEPT;
+		if (!(pol->set & POL_MAX_MESSAGE_SIZE))
+			pol->max_message_size = 10 * 1024 * 1024;
+		if (!(pol->set & POL_MAX_RCPTS_PER_MSG))
+			pol->max_rcpts_per_msg = 1000;
+		if (!(pol->set & POL_TLS))
+			pol->tls = TLS_IN_OFF;
+	}
+	if (nmap_find(&p->bounces, "default") == NOTFOUND) {
+		cfg->bounce_profiles = nmap_grow(&p->bounces,
+		    cfg->bounce_profiles, sizeof *cfg->bounce_profiles);
+		memset(&cfg->bounce_profiles[cfg->nbounce_profiles], 0,
+		    sizeof *cfg->bounce_profiles);
+		bounce_defaults(&cfg->bounce_profiles[cfg->nbounce_profiles]);
+		cfg->bounce_profiles[cfg->nbounce_profiles].name =
+		    xstrdup("default");
+		nmap_add(&p->bounces,
+		    cfg->bounce_profiles[cfg->nbounce_profiles].name, NOTFOUND, 0);
+		cfg->nbounce_profiles++;
+	}
+	if (nmap_find(&p->destinations, "default") == NOTFOUND) {
+		cfg->destinations = nmap_grow(&p->destinations,
+		    cfg->destinations, sizeof *cfg->destinations);
+		d = &cfg->destinations[cfg->ndestinations];
+		memset(d, 0, sizeof *d);
+		destination_defaults(d);
+		d->domain = xstrdup("default");
+		d->bounce_profile = xstrdup("default");
+		nmap_add(&p->destinations, d->domain, NOTFOUND, 0);
+		cfg->ndestinations++;
+	}
+	for (i = 0; i < cfg->ndestinations; i++) {
+		d = &cfg->destinations[i];
+		if (nmap_find(&p->bounces, d->bounce_profile) == NOTFOUND)
+			return perr_src(p, p->destinations.orig[i].src,
+			    (size_t)p->destinations.orig[i].line, "destination "
+			    "'%s': unknown bounce profile '%s'", d->domain,
+			    d->bounce_profile);
+	}
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		for (j = 0; j < l->nhat; j++) {
+			h = &l->hat[j];
+			idx = nmap_find(&p->policies, h->policy_name);
+			if (idx == NOTFOUND)
+				return perr_src(p, p->listeners.orig[i].src,
+				    (size_t)h->line, "listener '%s': sender group "
+				    "'%s' uses unknown policy '%s'", l->name,
+				    h->group, h->policy_name);
+			h->policy = &cfg->policies[idx];
+		}
+		for (j = 0; j < i; j++) {
+			o = &cfg->listeners[j];
+			if (o->port == l->port && strcmp(o->address,
+			    l->address) == 0)
+				return perr_src(p, p->listeners.orig[i].src,
+				    (size_t)l->line, "listener '%s': %s port %u "
+				    "is already used by listener '%s'", l->name,
+				    l->address, (unsigned)l->port, o->name);
+		}
+	}
+	return 0;
+}
+
+int
+config_parse_sources(const struct config_source *srcs, size_t nsrcs,
+    struct config **out, char *err, size_t errlen)
+{
+	struct cfg_parse p;
+	size_t i;
+	int rc = -1;
+
+	memset(&p, 0, sizeof p);
+	p.srcs = srcs;
+	p.err = err;
+	p.errlen = errlen;
+	p.routes.icase = 1;
+	p.destinations.icase = 1;
+	p.cfg = config_new();
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < nsrcs; i++) {
+		p.isrc = i;
+		if (apply_source(&p, &srcs[i]) < 0)
+			goto out;
+	}
+	if (finalize(&p) < 0)
+		goto out;
+	rc = 0;
+out:
+	nmap_free(&p.listeners);
+	nmap_free(&p.policies);
+	nmap_free(&p.routes);
+	nmap_free(&p.destinations);
+	nmap_free(&p.bounces);
+	if (rc < 0 || out == NULL) {
+		config_free(p.cfg);
+		p.cfg = NULL;
+	}
+	if (out != NULL)
+		*out = p.cfg;
+	return rc;
+}
+
+/* ---- reading files (master only) ---- */
+
+static int
+read_file(const char *path, struct config_source *src, char *err,
+    size_t errlen)
+{
+	struct buf b;
+	struct stat st;
+	size_t room;
+	ssize_t n;
+	char c;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", path, S_ISDIR(st.st_mode) ?
+		    strerror(EISDIR) : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	buf_init(&b, CFG_MAX_SOURCE);
+	for (;;) {
+		if (b.len == CFG_MAX_SOURCE) {
+			/* Full: only end of file may follow. */
+			while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+				;
+			if (n == 0)
+				break;
+			snprintf(err, errlen, "%s: %s", path, n < 0 ?
+			    strerror(errno) : "larger than 16 MiB");
+			goto fail;
+		}
+		room = CFG_MAX_SOURCE - b.len;
+		if (room > 65536)
+			room = 65536;
+		if (buf_reserve(&b, room) < 0) {
+			snprintf(err, errlen, "%s: larger than 16 MiB", path);
+			goto fail;
+		}
+		n = read(fd, b.data + b.len, room);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		b.data[b.len] = '\0';
+	}
+	close(fd);
+	src->path = xstrdup(path);
+	src->len = b.len;
+	src->text = b.data != NULL ? buf_steal(&b) : xstrdup("");
+	return 0;
+fail:
+	close(fd);
+	buf_free(&b);
+	return -1;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* conf.d entries that are read: "*.yaml", not hidden. */
+static int
+confd_wanted(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".yaml") == 0;
+}
+
+int
+config_read_sources(const char *path, struct config_source **srcs,
+    size_t *nsrcs, char *err, size_t errlen)
+{
+	struct config_source *v = NULL;
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	char **names = NULL, *confd, *slash, *file;
+	size_t n = 0, nnames = 0, capnames = 0, i;
+	int rc = -1;
+
+	*srcs = NULL;
+	*nsrcs = 0;
+	v = xcalloc(1, sizeof *v);
+	if (read_file(path, &v[0], err, errlen) < 0) {
+		free(v);
+		return -1;
+	}
+	n = 1;
+	if ((slash = strrchr(path, '/')) == NULL)
+		confd = xstrdup("conf.d");
+	else
+		confd = xasprintf("%.*s/conf.d", (int)(slash - path), path);
+	if ((dir = opendir(confd)) == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			rc = 0;
+			goto out;
+		}
+		snprintf(err, errlen, "%s: %s", confd, strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (!confd_wanted(de->d_name))
+			continue;
+		if (nnames == capnames) {
+			capnames = capnames ? capnames * 2 : 16;
+			names = xrealloc(names, capnames * sizeof *names);
+		}
+		names[nnames++] = xstrdup(de->d_name);
+	}
+	closedir(dir);
+	if (nnames > 0)
+		qsort(names, nnames, sizeof *names, name_cmp);
+	v = xrealloc(v, (1 + nnames) * sizeof *v);
+	for (i = 0; i < nnames; i++) {
+		file = xasprintf("%s/%s", confd, names[i]);
+		/* A directory named x.yaml is skipped, not an error. */
+		if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+			free(file);
+			continue;
+		}
+		if (read_file(file, &v[n], err, errlen) < 0) {
+			free(file);
+			goto out;
+		}
+		free(file);
+		n++;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	free(confd);
+	if (rc < 0) {
+		config_free_sources(v, n);
+		return -1;
+	}
+	*srcs = v;
+	*nsrcs = n;
+	return 0;
+}
+
+void
+config_free_sources(struct config_source *srcs, size_t nsrcs)
+{
+	size_t i;
+
+	if (srcs == NULL)
+		return;
+	for (i = 0; i < nsrcs; i++) {
+		free(srcs[i].path);
+		free(srcs[i].text);
+	}
+	free(srcs);
+}
+
+/* ---- built-in default and lookups ---- */
+
+const char *
+config_builtin_yaml(void)
+{
+	return builtin_yaml;
+}
+
+struct config *
+config_builtin_default(void)
+{
+	struct config_source src;
+	struct config *cfg;
+	char err[256];
+
+	src.path = (char *)BUILTIN_NAME;
+	src.text = (char *)builtin_yaml;
+	src.len = sizeof builtin_yaml - 1;
+	if (config_parse_sources(&src, 1, &cfg, err, sizeof err) < 0) {
+		/* The built-in text is ours: failing to parse it is a bug. */
+		fprintf(stderr, "config: built-in default: %s\n", err);
+		abort();
+	}
+	return cfg;
+}
+
+const struct cfg_policy *
+config_policy(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	if (cfg == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < cfg->npolicies; i++)
+		if (strcmp(cfg->policies[i].name, name) == 0)
+			return &cfg->policies[i];
+	return NULL;
+}
+
+const struct cfg_listener *
+config_listener(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	if (cfg == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (strcmp(cfg->listeners[i].name, name) == 0)
+			return &cfg->listeners[i];
+	return NULL;
+}
+
+const struct cfg_route *
+config_route(const struct config *cfg, const char *domain)
+{
+	const struct cfg_route *all = NULL;
+	size_t i;
+
+	if (cfg == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (domain != NULL && domain_eq(cfg->routes[i].domain, domain))
+			return &cfg->routes[i];
+		if (ascii_casecmp(cfg->routes[i].domain, "ALL") == 0)
+			all = &cfg->routes[i];
+	}
+	return all;
+}
+
+const struct cfg_destination *
+config_destination(const struct config *cfg, const char *domain)
+{
+	const struct cfg_destination *def = NULL;
+	size_t i;
+
+	if (cfg == NULL)
+		return NULL;
+	for (i = 0; i < cfg->ndestinations; i++) {
+		if (domain != NULL &&
+		    domain_eq(cfg->destinations[i].domain, domain))
+			return &cfg->destinations[i];
+		if (ascii_casecmp(cfg->destinations[i].domain, "default") == 0)
+			def = &cfg->destinations[i];
+	}
+	return def;
+}
+
+const struct cfg_bounce_profile *
+config_bounce_profile(const struct config *cfg, const char *name)
+{
+	const struct cfg_bounce_profile *def = NULL;
+	size_t i;
+
+	if (cfg == NULL)
+		return NULL;
+	for (i = 0; i < cfg->nbounce_profiles; i++) {
+		if (name != NULL && strcmp(cfg->bounce_profiles[i].name,
+		    name) == 0)
+			return &cfg->bounce_profiles[i];
+		if (strcmp(cfg->bounce_profiles[i].name, "default") == 0)
+			def = &cfg->bounce_profiles[i];
+	}
+	return def;
+}

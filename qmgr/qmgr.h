@@ -1,0 +1,136 @@
+/*
+ * qmgr - the queue manager's state, shared by its files: qmgr.c (process,
+ * channels, receiving), sched.c (destinations, jobs, retries, bounces),
+ * ctl.c (control requests).
+ */
+#ifndef QMGR_QMGR_H
+#define QMGR_QMGR_H
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "counters.h"
+#include "daemon.h"
+#include "ipc_conn.h"
+#include "qmsg.h"
+#include "store.h"
+
+#define MSG_HASH_SIZE	65536
+#define DEST_HASH_SIZE	4096
+#define JOB_HASH_SIZE	4096
+
+struct rx;
+struct job;
+
+struct peer {
+	struct qmgr	*q;
+	uint64_t	 serial;
+	int		 kind;		/* PROC_SMTPD or PROC_DELIVER */
+	int		 slot;
+	struct ipc_conn	*conn;
+	struct rx	*rxs;		/* smtpd: messages being received */
+	uint32_t	 njobs;		/* deliver: jobs in flight */
+	struct peer	*next;
+};
+
+/* A message being received from smtpd. */
+struct rx {
+	struct peer	*peer;		/* NULL once the peer went away */
+	uint32_t	 tag;
+	struct qmsg	*m;
+	struct buf	 body;		/* whole body, or its head once spilled */
+	int		 fd;		/* spill file, -1 if in memory */
+	char		*tmppath;
+	uint64_t	 size;
+	int		 io_error;
+	struct rx	*next;
+};
+
+/* Recipients of one message for one destination, scheduled together. */
+struct dentry {
+	struct qmsg	*m;
+	uint32_t	*rids;
+	size_t		 nrids;
+	uint64_t	 due;
+	size_t		 heap_index;
+	struct dentry	*next;
+};
+
+struct dest {
+	char		*domain;
+	struct dentry	*ready, **ready_tail;
+	uint32_t	 active;
+	uint64_t	 last_activity;
+	int		 in_runq;
+	struct dest	*hnext, *rnext;
+};
+
+struct job {
+	uint32_t	 id;
+	uint64_t	 deliver_serial;
+	struct dest	*dest;
+	struct dentry	*e;
+	struct job	*hnext;
+};
+
+struct qmgr {
+	struct daemon		 d;
+	struct store		*store;
+	struct peer		*peers;
+	uint64_t		 next_serial;
+	struct qmsg		*msgs[MSG_HASH_SIZE];
+	size_t			 nmsgs;
+	struct dest		*dests[DEST_HASH_SIZE];
+	size_t			 ndests;
+	struct dest		*runq;
+	struct job		*jobs[JOB_HASH_SIZE];
+	uint32_t		 next_job;
+	size_t			 njobs;
+	struct dentry		**heap;
+	size_t			 heap_len, heap_cap;
+	struct counters		 ctr;
+	uint64_t		 next_id[4];	/* by enum id_kind */
+	uint32_t		 last_id[4];
+	uint64_t		 own_mid_next, own_mid_end;	/* MIDs for bounces */
+	int			 ids_loaded;
+	char			**suspended;	/* delivery suspended for these; "ALL" */
+	size_t			 nsuspended;
+	uv_timer_t		 tick;
+	uv_idle_t		 kick;
+	int			 kicked;
+	int			 draining;
+	uint64_t		 drain_deadline;
+	time_t			 started;
+};
+
+/* qmgr.c */
+struct qmsg	*qmgr_msg_find(struct qmgr *q, uint32_t mid);
+void		 qmgr_msg_add(struct qmgr *q, struct qmsg *m);
+void		 qmgr_msg_remove(struct qmgr *q, struct qmsg *m);
+struct peer	*qmgr_peer_by_serial(struct qmgr *q, uint64_t serial);
+void		 qmgr_send(struct peer *p, struct buf *b);
+uint64_t	 qmgr_now(void);
+void		 qmgr_meta_put(struct qmgr *q, const char *key, uint64_t val);
+void		 qmgr_persist_counters(struct qmgr *q);
+
+/* sched.c */
+void		 sched_init(struct qmgr *q);
+void		 sched_message(struct qmgr *q, struct qmsg *m);
+void		 sched_kick(struct qmgr *q);
+void		 sched_tick(struct qmgr *q);
+void		 sched_result(struct qmgr *q, struct peer *p, uint32_t jobid,
+		    const unsigned char *payload, size_t len);
+void		 sched_body_req(struct qmgr *q, struct peer *p, uint32_t jobid,
+		    const unsigned char *payload, size_t len);
+void		 sched_deliver_lost(struct qmgr *q, struct peer *p);
+void		 sched_delivernow(struct qmgr *q, const char *domain);
+int		 sched_suspended(struct qmgr *q, const char *domain);
+void		 sched_write_envelope(struct qmgr *q, struct qmsg *m);
+size_t		 sched_jobs(struct qmgr *q);
+size_t		 sched_active_dests(struct qmgr *q);
+
+/* ctl.c */
+void		 qmgr_ctl(struct qmgr *q, uint32_t reqid, const unsigned char *p, size_t len);
+void		 qmgr_load_suspend_state(struct qmgr *q);
+
+#endif
