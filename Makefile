@@ -117,12 +117,13 @@ fuzz: config.mk
 
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(libexecdir)/sallyport \
-	  $(DESTDIR)$(sysconfdir)/sallyport/conf.d $(DESTDIR)$(mandir)/man8
+	  $(DESTDIR)$(sysconfdir)/sallyport/conf.d $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5
 	install -m 755 $(BUILD)/sallyportd $(BUILD)/sallyctl $(DESTDIR)$(sbindir)/
 	for d in smtpd qmgr deliver; do install -m 755 $(BUILD)/$$d $(DESTDIR)$(libexecdir)/sallyport/; done
 	test -e $(DESTDIR)$(sysconfdir)/sallyport/sallyport.yaml || \
 	  install -m 640 etc/sallyport.yaml $(DESTDIR)$(sysconfdir)/sallyport/sallyport.yaml
 	install -m 644 man/*.8 $(DESTDIR)$(mandir)/man8/
+	install -m 644 man/*.5 $(DESTDIR)$(mandir)/man5/
 	install -d $(DESTDIR)/lib/systemd/system
 	install -m 644 etc/sallyport.service $(DESTDIR)/lib/systemd/system/
 

@@ -330,6 +330,13 @@ child_exited(uv_process_t *proc, int64_t status, int signo)
 		check_stopped(ms);
 		return;
 	}
+	if (c->draining && status == 0 && signo == 0) {
+		/* Asked to finish and go (resumelistener): replace it now. */
+		log_info("%s %d (pid %d) finished draining; starting a fresh one",
+		    kind_name(c->kind), c->slot, proc->pid);
+		uv_timer_start(&c->restart, restart_cb, 0, 0);
+		return;
+	}
 	/* Backoff grows while a child keeps dying young, and resets once it
 	 * has stayed up for a minute. */
 	if (lived > 60000)

@@ -823,6 +823,7 @@ test_lookups(void)
 	    "smtp_routes:\n"
 	    "  Example.COM: mx1.example.com\n"
 	    "  other.example: mx2.example.com\n"
+	    "  trail.example.: mx3.example.com\n"
 	    "destinations:\n"
 	    "  Big.Example: { max_conns: 7 }\n"
 	    "  default: { max_conns: 42 }\n"
@@ -836,6 +837,9 @@ test_lookups(void)
 	rt = config_route(cfg, "EXAMPLE.com.");
 	ok(rt != NULL && strcmp(rt->hosts[0].host, "mx1.example.com") == 0,
 	    "route: trailing dot ignored");
+	rt = config_route(cfg, "Trail.Example");
+	ok(rt != NULL && strcmp(rt->hosts[0].host, "mx3.example.com") == 0,
+	    "route: key with trailing dot matches");
 	ok(config_route(cfg, "sub.example.com") == NULL,
 	    "route: no parent-domain match");
 	ok(config_route(cfg, "nowhere.example") == NULL,
