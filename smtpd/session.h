@@ -1,0 +1,142 @@
+/*
+ * session - one SMTP server session as a pure state machine (RFC 5321,
+ * ESMTP PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES).
+ *
+ * No sockets, no timers, no event loop: bytes from the client go in
+ * (smtp_session_input), replies come out in a buffer
+ * (smtp_session_output), and what must reach the queue manager goes
+ * through a small ops table (begin/data/end/abort/counter), so the unit
+ * tests and the fuzzer drive it with a fake queue manager.  smtpd.c owns
+ * the socket, the timers and the real qmgr channel and calls in here.
+ *
+ * What it decides: the HAT verdict at start (lib/hat), command syntax and
+ * order, every per-session limit with its reply and log line, the relay
+ * decision per recipient (lib/rat), the DATA phase (data_parser.c) and
+ * the Received: header.  Replies to a whole pipelined batch are collected
+ * and written by the caller once no complete command line is left.
+ *
+ * Memory per session is bounded whatever the client sends: at most
+ * SMTP_IN_MAX bytes of unprocessed input (the caller stops reading while
+ * smtp_session_wants_input() is false), processing pauses when
+ * SMTP_OUT_HIGH bytes of replies are waiting, one DATA frame of
+ * SMTP_DATA_FRAME bytes, and recipients limited by the policy's
+ * max_rcpts_per_msg and SMTP_RCPT_BYTES_MAX.
+ *
+ * Not for: TLS, AUTH (later issues), DNS, timers (the caller calls
+ * smtp_session_timeout), talking IPC.
+ */
+#ifndef SP_SMTPD_SESSION_H
+#define SP_SMTPD_SESSION_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+
+#define SMTP_LINE_MAX		512		/* command line, CRLF included */
+#define SMTP_IN_MAX		(128 * 1024)	/* unprocessed client bytes */
+#define SMTP_OUT_HIGH		(32 * 1024)	/* replies waiting: pause */
+#define SMTP_DATA_FRAME		(64 * 1024)	/* QMSG_DATA payload limit */
+#define SMTP_RCPT_BYTES_MAX	(512 * 1024)	/* recipients in one QMSG_BEGIN */
+#define SMTP_HELO_MAX		255
+
+#define SMTP_COUNTER_REJECTED_RCPTS	"Rejected Recipients"
+
+enum smtp_state {
+	SMTP_CMD,		/* reading commands */
+	SMTP_DATA,		/* reading message data */
+	SMTP_WAIT_MID,		/* DATA given; waiting for a MID block */
+	SMTP_WAIT_COMMIT,	/* end of data seen; waiting for qmgr */
+	SMTP_CLOSED,		/* write out what is left, then close */
+};
+
+enum smtp_timeout { SMTP_TIMEOUT_IDLE, SMTP_TIMEOUT_SESSION };
+
+/* The envelope handed to ops->begin. */
+struct smtp_txn {
+	uint32_t	 mid;
+	uint32_t	 icid;
+	uint64_t	 received;	/* unix seconds */
+	const char	*listener;
+	const char	*client_ip;
+	const char	*client_host;	/* "unknown" until reverse DNS exists */
+	const char	*helo;
+	const char	*sender;	/* "" = null sender */
+	uint32_t	 flags;		/* MSGF_* */
+	char *const	*rcpts;
+	size_t		 nrcpt;
+};
+
+/*
+ * What a session needs from the queue manager side.  arg is the caller's
+ * per-session pointer.  begin returns 0, or -1 when the channel is gone
+ * (the session then answers 451).  After begin, exactly one of end or
+ * abort follows, unless smtp_session_qmgr_lost() was called.
+ */
+struct smtp_session_ops {
+	int	(*qmgr_ready)(void *arg);
+	/* 0 and *mid; -1: none (451); 1: none yet, more are coming: the
+	 * session waits (SMTP_WAIT_MID) until smtp_session_mid_ready(). */
+	int	(*take_mid)(void *arg, uint32_t *mid);
+	int	(*begin)(void *arg, const struct smtp_txn *txn);
+	void	(*data)(void *arg, const void *p, size_t n);	/* <= SMTP_DATA_FRAME */
+	void	(*end)(void *arg, uint64_t size);
+	void	(*abort)(void *arg);
+	void	(*counter)(void *arg, const char *name, uint64_t delta);
+};
+
+struct smtp_session_params {
+	const struct config		*cfg;		/* hostname, smtpd: limits */
+	const struct cfg_listener	*listener;
+	const char			*local_ip;
+	const char			*client_ip;
+	uint32_t			 icid;
+};
+
+struct smtp_session;
+
+/* The strings in params are copied; cfg and listener must outlive the
+ * session (smtpd.c holds a reference on the config). */
+struct smtp_session *smtp_session_new(const struct smtp_session_params *params,
+		    const struct smtp_session_ops *ops, void *arg);
+/* Logs the connection and the HAT verdict, writes the banner (none for
+ * TCPREFUSE: the session is then SMTP_CLOSED at once). */
+void		 smtp_session_start(struct smtp_session *s);
+/* Logs "ICID n close" and frees. */
+void		 smtp_session_free(struct smtp_session *s);
+
+/* Room for more client bytes (0 while the caller must not read). */
+size_t		 smtp_session_input_room(const struct smtp_session *s);
+/* Appends at most input_room bytes (the rest is dropped) and processes. */
+void		 smtp_session_input(struct smtp_session *s, const void *p, size_t n);
+/* Processes buffered input as far as possible (after output was written). */
+void		 smtp_session_process(struct smtp_session *s);
+/* The client closed its side: finish what is buffered, then close. */
+void		 smtp_session_eof(struct smtp_session *s);
+/* The connection broke: abort any open transaction and close. */
+void		 smtp_session_lost(struct smtp_session *s);
+
+int		 smtp_session_wants_input(const struct smtp_session *s);
+/* Processing stopped only because replies piled up: call process again
+ * once they are written. */
+int		 smtp_session_runnable(const struct smtp_session *s);
+/* Replies to send; the caller takes them (buf_steal or buf_reset). */
+struct buf	*smtp_session_output(struct smtp_session *s);
+enum smtp_state	 smtp_session_state(const struct smtp_session *s);
+
+/* MIDs arrived: a session in SMTP_WAIT_MID retries its DATA command. */
+void		 smtp_session_mid_ready(struct smtp_session *s);
+/* QMSG_COMMITTED for this session's transaction. */
+void		 smtp_session_committed(struct smtp_session *s, uint32_t status,
+		    const char *text);
+/* The qmgr channel died: whatever was begun with it is gone. */
+void		 smtp_session_qmgr_lost(struct smtp_session *s);
+void		 smtp_session_timeout(struct smtp_session *s, enum smtp_timeout which);
+/* Drain deadline: 421 4.3.2 and close (after a pending commit answer). */
+void		 smtp_session_shutdown(struct smtp_session *s);
+
+/* RFC 5322 date of t in local time: "Sun, 23 Nov 2026 10:56:16 +0100". */
+void		 smtp_rfc5322_date(time_t t, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,1350 @@
+/*
+ * smtpd_session - the SMTP session state machine driven with a fake
+ * queue manager: banners and HAT actions, command order, pipelining at
+ * any chunking, every limit with its reply, relay decisions on public,
+ * private and sinkhole listeners (RAT, relay policy, routing tricks, IDN,
+ * literals), the DATA phase (Received:, bare CR/LF, long lines, NUL,
+ * size), commit answers, qmgr loss, timeouts, drain, bounded memory, and
+ * the mail log lines.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "proto.h"
+#include "tap.h"
+#include "xalloc.h"
+#include "../../smtpd/session.h"
+
+static const char yaml[] =
+    "hostname: mx.test\n"
+    "smtpd: { max_errors: 50 }\n"
+    "listeners:\n"
+    "  - name: In\n"
+    "    type: public\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2525\n"
+    "    hat:\n"
+    "      - { group: BLOCKED, match: [\"10.9.0.0/16\"], policy: BLOCKED }\n"
+    "      - { group: REFUSED, match: [\"10.8.0.1\"], policy: REFUSE }\n"
+    "      - { group: RELAYLIST, match: [\"192.0.2.10\", \"2001:db8::10\"], policy: RELAYED }\n"
+    "      - { group: SMALL, match: [\"192.0.2.20\"], policy: SMALL }\n"
+    "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
+    "    rat:\n"
+    "      - { match: spam@example.com, action: reject }\n"
+    "      - { match: example.com, action: accept }\n"
+    "      - { match: .sub.example.net, action: accept }\n"
+    "      - { match: \"bücher.example\", action: accept }\n"
+    "      - { match: ALL, action: reject }\n"
+    "  - name: Out\n"
+    "    type: private\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2526\n"
+    "    hat:\n"
+    "      - { group: RELAYLIST, match: [\"127.0.0.0/8\", \"::1\"], policy: RELAYED }\n"
+    "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
+    "  - name: Picky\n"
+    "    type: public\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2527\n"
+    "    hat:\n"
+    "      - { group: FRIENDS, match: [\"192.0.2.0/24\"], policy: ACCEPTED }\n"
+    "  - name: Sink\n"
+    "    type: sinkhole\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2528\n"
+    "    hat:\n"
+    "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
+    "  - name: SinkQ\n"
+    "    type: sinkhole\n"
+    "    sinkhole_queue: true\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2529\n"
+    "    hat:\n"
+    "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
+    "policies:\n"
+    "  ACCEPTED: { action: accept, max_message_size: 10M, max_rcpts_per_msg: 3 }\n"
+    "  SMALL: { action: accept, max_message_size: 100, max_rcpts_per_msg: 1000 }\n"
+    "  RELAYED: { action: relay }\n"
+    "  BLOCKED: { action: reject }\n"
+    "  REFUSE: { action: tcprefuse }\n";
+
+/* ---- the fake queue manager ---- */
+
+struct fake {
+	int		 ready;
+	int		 begin_fail;
+	int		 mid_later;	/* take_mid: "not yet" */
+	uint32_t	 next_mid;
+	int		 mids_left;
+	int		 open;		/* begun, not ended or aborted */
+	int		 begins, ends, aborts, violations;
+	struct buf	 data;
+	size_t		 max_frame;
+	uint64_t	 end_size;
+	uint32_t	 mid, icid, flags;
+	size_t		 nrcpt;
+	char		 sender[1100], helo[300], client_ip[64], listener[64];
+	char		 rcpts[8192];
+	uint64_t	 rejected;
+};
+
+static struct fake fq;
+
+static int
+f_ready(void *arg)
+{
+	return ((struct fake *)arg)->ready;
+}
+
+static int
+f_take_mid(void *arg, uint32_t *mid)
+{
+	struct fake *f = arg;
+
+	if (f->mid_later)
+		return 1;
+	if (f->mids_left == 0)
+		return -1;
+	f->mids_left--;
+	*mid = f->next_mid++;
+	return 0;
+}
+
+static int
+f_begin(void *arg, const struct smtp_txn *t)
+{
+	struct fake *f = arg;
+	size_t i;
+
+	if (f->begin_fail)
+		return -1;
+	if (f->open)
+		f->violations++;
+	f->open = 1;
+	f->begins++;
+	buf_reset(&f->data);
+	f->mid = t->mid;
+	f->icid = t->icid;
+	f->flags = t->flags;
+	f->nrcpt = t->nrcpt;
+	snprintf(f->sender, sizeof f->sender, "%s", t->sender);
+	snprintf(f->helo, sizeof f->helo, "%s", t->helo);
+	snprintf(f->client_ip, sizeof f->client_ip, "%s", t->client_ip);
+	snprintf(f->listener, sizeof f->listener, "%s", t->listener);
+	f->rcpts[0] = '\0';
+	for (i = 0; i < t->nrcpt; i++) {
+		size_t n = strlen(f->rcpts);
+
+		snprintf(f->rcpts + n, sizeof f->rcpts - n, "%s%s", i ? " " : "", t->rcpts[i]);
+	}
+	if (strcmp(t->client_host, "unknown") != 0)
+		f->violations++;
+	return 0;
+}
+
+static void
+f_data(void *arg, const void *p, size_t n)
+{
+	struct fake *f = arg;
+
+	if (!f->open || n == 0 || n > SMTP_DATA_FRAME)
+		f->violations++;
+	if (n > f->max_frame)
+		f->max_frame = n;
+	buf_append(&f->data, p, n);
+}
+
+static void
+f_end(void *arg, uint64_t size)
+{
+	struct fake *f = arg;
+
+	if (!f->open)
+		f->violations++;
+	f->open = 0;
+	f->ends++;
+	f->end_size = size;
+}
+
+static void
+f_abort(void *arg)
+{
+	struct fake *f = arg;
+
+	if (!f->open)
+		f->violations++;
+	f->open = 0;
+	f->aborts++;
+}
+
+static void
+f_counter(void *arg, const char *name, uint64_t delta)
+{
+	struct fake *f = arg;
+
+	if (strcmp(name, "Rejected Recipients") != 0)
+		f->violations++;
+	f->rejected += delta;
+}
+
+static const struct smtp_session_ops fake_ops = {
+	.qmgr_ready = f_ready,
+	.take_mid = f_take_mid,
+	.begin = f_begin,
+	.data = f_data,
+	.end = f_end,
+	.abort = f_abort,
+	.counter = f_counter,
+};
+
+static void
+fake_reset(void)
+{
+	buf_free(&fq.data);
+	memset(&fq, 0, sizeof fq);
+	buf_init(&fq.data, 0);
+	fq.ready = 1;
+	fq.next_mid = 100;
+	fq.mids_left = 1000;
+}
+
+/* ---- driving a session like smtpd.c does ---- */
+
+static struct config *cfg;
+static struct buf pending;	/* bytes "on the socket" not yet taken */
+static struct buf acc;		/* replies of the last step */
+static size_t chunk;		/* 0: as much as fits; 1: byte at a time */
+static int random_chunks;
+static uint32_t rng = 4242;
+static char logpath[] = "/tmp/smtpd_session_log.XXXXXX";
+static long log_mark;
+
+static uint32_t
+next_rand(void)
+{
+	rng = rng * 1103515245u + 12345u;
+	return rng >> 8;
+}
+
+static struct smtp_session *
+sess_open(const char *listener, const char *ip)
+{
+	struct smtp_session_params p;
+	struct smtp_session *s;
+
+	fake_reset();
+	buf_reset(&pending);
+	memset(&p, 0, sizeof p);
+	p.cfg = cfg;
+	p.listener = config_listener(cfg, listener);
+	p.local_ip = "127.0.0.1";
+	p.client_ip = ip;
+	p.icid = 7;
+	s = smtp_session_new(&p, &fake_ops, &fq);
+	smtp_session_start(s);
+	return s;
+}
+
+static void
+take(struct smtp_session *s)
+{
+	struct buf *out = smtp_session_output(s);
+
+	buf_append(&acc, out->data ? out->data : "", out->len);
+	buf_reset(out);
+}
+
+/* Feeds pending input while the session takes it, writing replies out. */
+static void
+pump(struct smtp_session *s)
+{
+	size_t n, room;
+
+	for (;;) {
+		take(s);
+		if (smtp_session_state(s) == SMTP_CLOSED || smtp_session_state(s) == SMTP_WAIT_COMMIT ||
+		    smtp_session_state(s) == SMTP_WAIT_MID)
+			return;
+		if (smtp_session_runnable(s)) {
+			smtp_session_process(s);
+			continue;
+		}
+		if (pending.len == 0 || (room = smtp_session_input_room(s)) == 0)
+			return;
+		n = pending.len < room ? pending.len : room;
+		if (chunk && n > chunk)
+			n = chunk;
+		if (random_chunks && n > 1)
+			n = 1 + next_rand() % (n < 700 ? n : 700);
+		smtp_session_input(s, pending.data, n);
+		buf_consume(&pending, n);
+	}
+}
+
+static const char *
+say_n(struct smtp_session *s, const char *p, size_t n)
+{
+	buf_reset(&acc);
+	buf_append(&pending, p, n);
+	pump(s);
+	return acc.data ? acc.data : "";
+}
+
+static const char *
+say(struct smtp_session *s, const char *text)
+{
+	return say_n(s, text, strlen(text));
+}
+
+static const char *
+commit(struct smtp_session *s, uint32_t status, const char *text)
+{
+	buf_reset(&acc);
+	smtp_session_committed(s, status, text);
+	pump(s);
+	return acc.data ? acc.data : "";
+}
+
+static const char *
+banner(struct smtp_session *s)
+{
+	buf_reset(&acc);
+	take(s);
+	return acc.data ? acc.data : "";
+}
+
+static void
+sess_close(struct smtp_session *s)
+{
+	smtp_session_free(s);
+}
+
+/* ---- the log ---- */
+
+static void
+log_start(void)
+{
+	FILE *f = fopen(logpath, "r");
+
+	log_mark = 0;
+	if (f != NULL) {
+		fseek(f, 0, SEEK_END);
+		log_mark = ftell(f);
+		fclose(f);
+	}
+}
+
+/* Whether a line since log_start() contains needle. */
+static int
+log_has(const char *needle)
+{
+	FILE *f = fopen(logpath, "r");
+	char line[8192];
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	fseek(f, log_mark, SEEK_SET);
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* ---- tests ---- */
+
+static void
+test_banners_and_hat(void)
+{
+	struct smtp_session *s;
+
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	is_str(banner(s), "220 mx.test ESMTP Sallyport\r\n", "ACCEPT: 220 banner");
+	ok(log_has("Info: New SMTP ICID 7 interface In (127.0.0.1) address 192.0.2.1 reverse "
+	    "dns host unknown verified no"), "New SMTP ICID log line");
+	ok(log_has("Info: ICID 7 ACCEPT SG ALL match ALL SBRS None"), "HAT verdict logged");
+	is_str(say(s, "QUIT\r\n"), "221 Bye\r\n", "QUIT before EHLO: no enhanced code");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed after QUIT");
+	sess_close(s);
+	ok(log_has("ICID 7 close\n"), "plain close logged after QUIT");
+
+	log_start();
+	s = sess_open("In", "10.9.1.2");
+	is_str(banner(s), "554 5.7.1 mx.test Access denied\r\n", "REJECT: 554 banner");
+	ok(log_has("ICID 7 REJECT SG BLOCKED match 10.9.0.0/16 SBRS None"), "REJECT logged");
+	is_str(say(s, "EHLO me\r\n"), "554 5.7.1 Access denied\r\n", "EHLO refused");
+	is_str(say(s, "MAIL FROM:<a@b.example>\r\nNOOP\r\n"),
+	    "554 5.7.1 Access denied\r\n554 5.7.1 Access denied\r\n", "everything refused");
+	ok(log_has("ICID 7 refused 'NOOP': 554 5.7.1 Access denied"), "refusals logged");
+	is_str(say(s, "QUIT\r\n"), "221 Bye\r\n", "QUIT works");
+	is(fq.begins, 0, "nothing reached qmgr");
+	sess_close(s);
+
+	cfg->smtpd.max_errors = 5;
+	s = sess_open("In", "10.9.1.2");
+	banner(s);
+	is_str(say(s, "A\r\nB\r\nC\r\nD\r\nE\r\nF\r\nG\r\n"),
+	    "554 5.7.1 Access denied\r\n554 5.7.1 Access denied\r\n554 5.7.1 Access denied\r\n"
+	    "554 5.7.1 Access denied\r\n554 5.7.1 Access denied\r\n554 5.7.1 Access denied\r\n"
+	    "421 4.7.0 mx.test Too many errors\r\n", "rejected host is cut off after max_errors");
+	sess_close(s);
+	cfg->smtpd.max_errors = 50;
+
+	log_start();
+	s = sess_open("In", "10.8.0.1");
+	is_str(banner(s), "", "TCPREFUSE: no banner");
+	is(smtp_session_state(s), SMTP_CLOSED, "TCPREFUSE: closed at once");
+	ok(log_has("ICID 7 TCPREFUSE SG REFUSED match 10.8.0.1 SBRS None"), "TCPREFUSE logged");
+	sess_close(s);
+	ok(log_has("ICID 7 close (TCP refused by HAT)"), "close reason logged");
+
+	log_start();
+	s = sess_open("Picky", "203.0.113.5");
+	is_str(banner(s), "554 5.7.1 mx.test Access denied\r\n", "no HAT match: REJECT");
+	ok(log_has("ICID 7 REJECT SG None match None SBRS None"), "no match logged as None");
+	sess_close(s);
+
+	s = sess_open("Picky", "192.0.2.77");
+	is_str(banner(s), "220 mx.test ESMTP Sallyport\r\n", "HAT CIDR match accepted");
+	sess_close(s);
+
+	log_start();
+	s = sess_open("In", "2001:db8::10");
+	is_str(banner(s), "220 mx.test ESMTP Sallyport\r\n", "RELAY: 220");
+	ok(log_has("ICID 7 RELAY SG RELAYLIST match 2001:db8::10 SBRS None"), "RELAY logged, IPv6");
+	sess_close(s);
+}
+
+static const char ehlo_reply[] =
+    "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+    "250 ENHANCEDSTATUSCODES\r\n";
+
+static void
+test_basic_commands(void)
+{
+	struct smtp_session *s = sess_open("In", "192.0.2.1");
+
+	banner(s);
+	is_str(say(s, "EHLO client.example\r\n"), ehlo_reply, "EHLO advertises the extensions");
+	is_str(say(s, "NOOP\r\n"), "250 2.0.0 Ok\r\n", "NOOP");
+	is_str(say(s, "noop with args\r\n"), "250 2.0.0 Ok\r\n", "noop, any case, args");
+	is_str(say(s, "RSET\r\n"), "250 2.0.0 Ok\r\n", "RSET");
+	is_str(say(s, "VRFY joe\r\n"), "252 2.5.2 Cannot VRFY user, but will accept message and "
+	    "attempt delivery\r\n", "VRFY 252");
+	ok(strncmp(say(s, "HELP\r\n"), "214 2.0.0 ", 10) == 0, "HELP 214");
+	is_str(say(s, "STARTTLS\r\n"), "502 5.5.1 Command not implemented\r\n", "STARTTLS 502");
+	is_str(say(s, "AUTH PLAIN AGFAYg==\r\n"), "502 5.5.1 Command not implemented\r\n",
+	    "AUTH 502");
+	is_str(say(s, "BDAT 10 LAST\r\n"), "502 5.5.1 Command not implemented\r\n", "BDAT 502");
+	is_str(say(s, "ETRN example.com\r\n"), "502 5.5.1 Command not implemented\r\n", "ETRN 502");
+	is_str(say(s, "TURN\r\n"), "502 5.5.1 Command not implemented\r\n", "TURN 502");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "HELO client.example\r\n"), "250 mx.test\r\n", "HELO");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "250 Sender ok\r\n",
+	    "after HELO: no enhanced codes");
+	is_str(say(s, "RCPT TO:<b@evil.test>\r\n"),
+	    "550 Recipient address rejected: Access denied\r\n", "nor on refusals");
+	is_str(say(s, "MAIL FROM:<a@example.org> SIZE=10\r\n"),
+	    "503 Error: nested MAIL command\r\n", "nested MAIL");
+	is_str(say(s, "RSET\r\nMAIL FROM:<a@example.org> SIZE=10\r\n"),
+	    "250 Ok\r\n555 Parameters need EHLO\r\n", "ESMTP parameters need EHLO");
+	is_str(say(s, "EHLO again\r\n"), ehlo_reply, "EHLO after HELO");
+	is_str(say(s, "NOOP\r\n"), "250 2.0.0 Ok\r\n", "codes back after EHLO");
+	is_str(say(s, "HELO again\r\n"), "250 mx.test\r\n", "HELO again");
+	is_str(say(s, "NOOP\r\n"), "250 Ok\r\n", "codes gone again after HELO");
+	is_str(say(s, "HELO\r\n"), "501 Syntax: HELO hostname\r\n", "HELO needs an argument");
+	is_str(say(s, "EHLO bad\x01name\r\n"), "501 Invalid host name\r\n",
+	    "control character in EHLO");
+	sess_close(s);
+}
+
+static void
+test_order(void)
+{
+	struct smtp_session *s = sess_open("In", "192.0.2.1");
+
+	banner(s);
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "503 Error: send HELO/EHLO first\r\n",
+	    "MAIL before HELO");
+	is_str(say(s, "RCPT TO:<b@example.com>\r\n"), "503 Error: need MAIL command\r\n",
+	    "RCPT before MAIL");
+	is_str(say(s, "DATA\r\n"), "503 Error: need MAIL command\r\n", "DATA before MAIL");
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "RCPT TO:<b@example.com>\r\n"), "503 5.5.1 Error: need MAIL command\r\n",
+	    "RCPT before MAIL after EHLO");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "250 2.1.0 Sender ok\r\n", "MAIL");
+	is_str(say(s, "DATA\r\n"), "554 5.5.1 No valid recipients\r\n", "DATA without RCPT");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "503 5.5.1 Error: nested MAIL command\r\n",
+	    "nested MAIL after EHLO");
+	is_str(say(s, "RCPT TO:<b@example.com>\r\nRSET\r\nDATA\r\n"),
+	    "250 2.1.5 Recipient ok\r\n250 2.0.0 Ok\r\n503 5.5.1 Error: need MAIL command\r\n",
+	    "RSET forgets the transaction");
+	is(fq.begins, 0, "nothing begun");
+	sess_close(s);
+}
+
+/* A full transaction in one chunk; returns the session waiting for commit. */
+static const char *script =
+    "EHLO client.example\r\n"
+    "MAIL FROM:<alice@example.org> BODY=8BITMIME\r\n"
+    "RCPT TO:<bob@example.com>\r\n"
+    "DATA\r\n"
+    "Subject: test message\r\n"
+    "\r\n"
+    "Hello.\r\n"
+    "..leading dot\r\n"
+    ".\r\n"
+    "QUIT\r\n";
+
+static void
+test_pipelining(void)
+{
+	struct smtp_session *s;
+	const char *r, *d;
+	char expect[512];
+	struct buf ref_out, ref_data;
+	int k, same = 1;
+
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	r = say(s, script);
+	snprintf(expect, sizeof expect, "%s250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n"
+	    "354 End data with <CR><LF>.<CR><LF>\r\n", ehlo_reply);
+	is_str(r, expect, "pipelined commands answered in order, nothing after end of data");
+	is(smtp_session_state(s), SMTP_WAIT_COMMIT, "waiting for the commit");
+	is(smtp_session_input_room(s), 0, "not reading while waiting");
+	ok(!smtp_session_wants_input(s), "wants no input");
+	is(fq.begins, 1, "one BEGIN");
+	is(fq.ends, 1, "one END");
+	is(fq.mid, 100, "MID from the block");
+	is(fq.icid, 7, "ICID");
+	is_str(fq.sender, "alice@example.org", "sender");
+	is_str(fq.rcpts, "bob@example.com", "recipient");
+	is_str(fq.helo, "client.example", "helo");
+	is_str(fq.client_ip, "192.0.2.1", "client ip");
+	is_str(fq.listener, "In", "listener");
+	is(fq.flags, MSGF_8BITMIME, "BODY=8BITMIME flag");
+	d = fq.data.data;
+	ok(d && strncmp(d, "Received: from client.example (unknown [192.0.2.1])\r\n\tby mx.test "
+	    "(Sallyport) with ESMTP id 100\r\n\tfor <bob@example.com>; ", 108) == 0,
+	    "Received: header first");
+	ok(d && strstr(d, "\r\nSubject: test message\r\n\r\nHello.\r\n.leading dot\r\n") != NULL,
+	    "body stored unstuffed with CRLF");
+	ok(d && fq.data.len > 2 && memcmp(d + fq.data.len - 15, "\r\n.leading dot\r\n" + 1, 15)
+	    == 0, "no end marker stored");
+	is(fq.end_size, fq.data.len, "END size is what was sent");
+	ok(log_has("Start MID 100 ICID 7"), "Start MID logged");
+	ok(log_has("MID 100 ICID 7 From: <alice@example.org>"), "From logged");
+	ok(log_has("MID 100 ICID 7 RID 0 To: <bob@example.com>"), "To logged");
+	ok(log_has("MID 100 Subject 'test message'"), "Subject logged");
+	snprintf(expect, sizeof expect, "MID 100 ready %zu bytes from <alice@example.org>",
+	    fq.data.len);
+	ok(log_has(expect), "ready logged with the size");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 100 accepted\r\n221 2.0.0 Bye\r\n",
+	    "250 after commit, then the pipelined QUIT");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	is(fq.violations, 0, "fake qmgr saw a clean protocol");
+	sess_close(s);
+
+	/* The same script in every chunking gives the same replies and data. */
+	buf_init(&ref_out, 0);
+	buf_init(&ref_data, 0);
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	buf_append(&ref_out, say(s, script), acc.len);
+	buf_append(&ref_out, commit(s, COMMIT_OK, ""), acc.len);
+	/* The Received: date may differ by a second: compare from the body. */
+	buf_append(&ref_data, strstr(fq.data.data, "Subject:"),
+	    fq.data.len - (size_t)(strstr(fq.data.data, "Subject:") - fq.data.data));
+	sess_close(s);
+	for (k = 0; k < 40; k++) {
+		struct buf out;
+
+		chunk = k == 0 ? 1 : 0;
+		random_chunks = k > 0;
+		s = sess_open("In", "192.0.2.1");
+		banner(s);
+		buf_init(&out, 0);
+		buf_append(&out, say(s, script), acc.len);
+		buf_append(&out, commit(s, COMMIT_OK, ""), acc.len);
+		d = fq.data.data ? strstr(fq.data.data, "Subject:") : NULL;
+		if (out.len != ref_out.len || memcmp(out.data, ref_out.data, out.len) != 0 ||
+		    d == NULL || strcmp(d, ref_data.data) != 0 || fq.violations) {
+			same = 0;
+			printf("# chunking round %d differs\n", k);
+		}
+		buf_free(&out);
+		sess_close(s);
+	}
+	chunk = 0;
+	random_chunks = 0;
+	ok(same, "byte-at-a-time and random chunks give the same replies and data");
+	buf_free(&ref_out);
+	buf_free(&ref_data);
+
+	/* Two messages pipelined back to back. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "one\r\n.\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n"
+	    "two\r\n.\r\nQUIT\r\n");
+	is(fq.ends, 1, "first message ended, second waits");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 100 accepted\r\n"
+	    "250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n"
+	    "354 End data with <CR><LF>.<CR><LF>\r\n", "second transaction after the first commit");
+	is(fq.mid, 101, "second MID");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 101 accepted\r\n221 2.0.0 Bye\r\n",
+	    "second commit");
+	is(fq.violations, 0, "clean");
+	sess_close(s);
+}
+
+static void
+test_limits(void)
+{
+	struct smtp_session *s;
+	char line[700];
+	const char *r;
+	size_t i;
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	memset(line, 0, sizeof line);
+	memcpy(line, "NOOP ", 5);
+	memset(line + 5, 'x', 505);
+	memcpy(line + 510, "\r\n", 2);
+	is_str(say(s, line), "250 2.0.0 Ok\r\n", "512 octets with CRLF is allowed");
+	memset(line, 0, sizeof line);
+	memcpy(line, "NOOP ", 5);
+	memset(line + 5, 'x', 506);
+	memcpy(line + 511, "\r\nNOOP\r\n", 8);
+	is_str(say(s, line), "500 5.5.2 Line too long\r\n250 2.0.0 Ok\r\n",
+	    "513 octets: Line too long, the rest of it discarded, next command fine");
+	memset(line, 'y', 600);
+	line[600] = '\0';
+	r = say(s, line);
+	is_str(r, "500 5.5.2 Line too long\r\n", "long line without end: one reply");
+	for (i = 0; i < 2000; i++)
+		say(s, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+	is_str(say(s, "\r\nNOOP\r\n"), "250 2.0.0 Ok\r\n",
+	    "110 KB more of it: discarded silently, then back to normal");
+	sess_close(s);
+
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\nNOOP\r\n"), "500 Bare LF in command\r\n",
+	    "bare LF in a command: refused");
+	is(smtp_session_state(s), SMTP_CLOSED, "and closed, NOOP never read");
+	ok(log_has("ICID 7 refused 'EHLO c': 500 5.5.2 Bare LF in command"), "logged");
+	sess_close(s);
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "NOOP\nRSET\r\n"), "500 5.5.2 Bare LF in command\r\n",
+	    "after EHLO with the enhanced code");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	sess_close(s);
+	ok(log_has("ICID 7 close (bare LF in command)"), "close reason");
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "NOOP\rRSET\r\n"), "500 5.5.2 Bare CR in command\r\n", "bare CR in a command");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	is_str(say_n(s, "NO\0OP\r\n", 7), "500 NUL byte in command\r\n", "NUL in a command");
+	is(smtp_session_state(s), SMTP_CMD, "NUL: an error, not a close");
+	sess_close(s);
+
+	cfg->smtpd.max_errors = 5;
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "FOO\r\nBAR\r\nBAZ\r\n"), "500 5.5.2 Command unrecognized\r\n"
+	    "500 5.5.2 Command unrecognized\r\n500 5.5.2 Command unrecognized\r\n",
+	    "unknown commands");
+	ok(log_has("ICID 7 refused 'BAR': 500 5.5.2 Command unrecognized"), "logged with ICID");
+	is_str(say(s, "NOOP\r\nQUUX\r\nXYZZY\r\nNOOP\r\n"),
+	    "250 2.0.0 Ok\r\n500 5.5.2 Command unrecognized\r\n500 5.5.2 Command unrecognized\r\n"
+	    "250 2.0.0 Ok\r\n", "five errors: still served");
+	is_str(say(s, "FROB\r\nNOOP\r\n"), "500 5.5.2 Command unrecognized\r\n"
+	    "421 4.7.0 mx.test Too many errors\r\n", "sixth error (> max_errors 5): 421 and close");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	ok(log_has("ICID 7 too many errors (6, limit 5); closing"), "logged");
+	sess_close(s);
+	ok(log_has("ICID 7 close (too many errors)"), "close reason");
+
+	/* Flood of unknown commands in one chunk: cut off, the rest unread. */
+	{
+		struct buf flood;
+
+		buf_init(&flood, 0);
+		for (i = 0; i < 10000; i++)
+			buf_puts(&flood, "GARBAGE\r\n");
+		s = sess_open("In", "192.0.2.1");
+		banner(s);
+		r = say_n(s, flood.data, flood.len);
+		is(strlen(r), 6 * strlen("500 Command unrecognized\r\n") +
+		    strlen("421 4.7.0 mx.test Too many errors\r\n"), "flood: 6 replies then 421");
+		is(smtp_session_state(s), SMTP_CLOSED, "flood: closed");
+		sess_close(s);
+		buf_free(&flood);
+	}
+	cfg->smtpd.max_errors = 50;
+}
+
+static void
+test_bounded_memory(void)
+{
+	struct smtp_session *s = sess_open("In", "192.0.2.1");
+	struct buf big;
+	size_t i, n, replies = 0, maxout = 0;
+	const char *p;
+
+	banner(s);
+	buf_init(&big, 0);
+	for (i = 0; i < 30000; i++)
+		buf_puts(&big, "EHLO x\r\n");
+	/* Feed as a socket would: only what the session has room for, and
+	 * write out replies before going on when it says so. */
+	p = big.data;
+	n = big.len;
+	while (n > 0 || smtp_session_runnable(s)) {
+		struct buf *out = smtp_session_output(s);
+		size_t room, k;
+
+		if (out->len > maxout)
+			maxout = out->len;
+		for (k = 0; k + 3 < out->len; k++)
+			if (memcmp(out->data + k, "250 ", 4) == 0 && (k == 0 || out->data[k - 1] == '\n'))
+				replies++;
+		buf_reset(out);
+		if (smtp_session_runnable(s)) {
+			smtp_session_process(s);
+			continue;
+		}
+		if (!smtp_session_wants_input(s))
+			break;
+		room = smtp_session_input_room(s);
+		k = n < room ? n : room;
+		if (k > 65536)
+			k = 65536;
+		smtp_session_input(s, p, k);
+		p += k;
+		n -= k;
+	}
+	{
+		struct buf *out = smtp_session_output(s);
+		size_t k;
+
+		for (k = 0; k + 3 < out->len; k++)
+			if (memcmp(out->data + k, "250 ", 4) == 0 && (k == 0 || out->data[k - 1] == '\n'))
+				replies++;
+		if (out->len > maxout)
+			maxout = out->len;
+		buf_reset(out);
+	}
+	is(replies, 30000, "30000 pipelined EHLOs all answered");
+	ok(maxout < SMTP_OUT_HIGH + 256, "reply buffer stayed bounded (%zu)", maxout);
+	buf_free(&big);
+	sess_close(s);
+}
+
+static void
+test_mail_from(void)
+{
+	struct smtp_session *s = sess_open("In", "192.0.2.1");
+
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "MAIL FROM:<jörg@example.org>\r\n"), "553 5.6.7 UTF-8 address needs "
+	    "SMTPUTF8\r\n", "UTF-8 sender without SMTPUTF8");
+	is_str(say(s, "MAIL FROM:<jörg@example.org> SMTPUTF8\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "UTF-8 sender with SMTPUTF8");
+	say(s, "RSET\r\n");
+	is_str(say(s, "MAIL FROM:<a@example.org> SIZE=10485761\r\n"),
+	    "552 5.3.4 Message size exceeds fixed maximum message size\r\n", "SIZE over the max");
+	is_str(say(s, "MAIL FROM:<a@example.org> SIZE=10485760\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "SIZE at the max");
+	say(s, "RSET\r\n");
+	is_str(say(s, "MAIL FROM:<a@example.org> FOO=bar\r\n"),
+	    "555 5.5.4 Unsupported parameter FOO\r\n", "unknown parameter");
+	is_str(say(s, "MAIL FROM:<a@example.org> AUTH=<>\r\n"),
+	    "555 5.5.4 Unsupported parameter AUTH\r\n", "AUTH= while AUTH is not offered");
+	is_str(say(s, "MAIL FROM:<a@example.org> SIZE=x\r\n"),
+	    "501 5.5.4 Syntax error in parameters\r\n", "malformed parameter");
+	is_str(say(s, "MAIL FROM:a@example.org\r\n"), "501 5.1.7 Bad sender address syntax\r\n",
+	    "no angle brackets");
+	is_str(say(s, "MAIL FROM:<a>\r\n"), "553 5.1.7 Sender address must contain a domain\r\n",
+	    "sender without domain");
+	is_str(say(s, "MAIL TO:<a@example.org>\r\n"), "501 5.5.4 Syntax: MAIL FROM:<address>\r\n",
+	    "MAIL without FROM:");
+	is_str(say(s, "MAIL FROM: <a@example.org>\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "space after the colon tolerated");
+	say(s, "RSET\r\n");
+	is_str(say(s, "mail from:<>\r\n"), "250 2.1.0 Sender ok\r\n", "null sender, lower case");
+	say(s, "RSET\r\n");
+	fq.ready = 0;
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"),
+	    "451 4.3.0 Queue manager unavailable, try again later\r\n", "no qmgr: 451");
+	sess_close(s);
+}
+
+static const char *
+rcpt(struct smtp_session *s, const char *addr)
+{
+	static char line[1024];
+
+	snprintf(line, sizeof line, "RCPT TO:%s\r\n", addr);
+	return say(s, line);
+}
+
+static void
+test_relay(void)
+{
+	struct smtp_session *s;
+	static const char ok250[] = "250 2.1.5 Recipient ok\r\n";
+	static const char rat550[] = "550 5.7.1 Recipient address rejected: Access denied\r\n";
+	static const char relay550[] = "550 5.7.1 Relaying denied\r\n";
+	static const char *const refused[] = {
+		"<joe@evil.test>",
+		"<spam@example.com>",			/* RAT reject entry first */
+		"<user%evil.test@example.com>",		/* % hack aimed at us */
+		"<user%example.com@evil.test>",
+		"<evil.test!user@example.com>",		/* bang path */
+		"<@example.com:joe@evil.test>",		/* source route is ignored */
+		"<\"joe@example.com\"@evil.test>",	/* quoted @ does not move the domain */
+		"<\"joe@evil.test\"@example.com>",	/* quoted routing aimed at us */
+		"<joe@example.com.evil.test>",
+		"<joe@evil.test.>",
+		"<joe@sub.example.net>",		/* .sub.example.net: subdomains only */
+		"<joe@[192.0.2.1]>",			/* literal, not in the RAT */
+		"<joe@[IPv6:2001:db8::1]>",
+		"<joe@xn--exmple-cua.com>",		/* look-alike of example.com */
+	};
+	static const char *const accepted[] = {
+		"<joe@example.com>",
+		"<JOE@EXAMPLE.COM>",
+		"<joe@example.com.>",			/* trailing dot */
+		"<@evil.test:joe@example.com>",		/* route ignored, domain ours */
+		"<joe@x.sub.example.net>",
+		"<joe@xn--bcher-kva.example>",		/* IDN in A-labels */
+		"<\"joe smith\"@example.com>",
+	};
+	size_t i;
+	int all;
+
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	for (i = 0, all = 1; i < sizeof refused / sizeof refused[0]; i++) {
+		say(s, "RSET\r\nMAIL FROM:<a@example.org>\r\n");
+		if (strcmp(rcpt(s, refused[i]), rat550) != 0) {
+			all = 0;
+			printf("# %s: %s", refused[i], acc.data);
+		}
+	}
+	ok(all, "public listener: RAT and relay tricks refused (%zu cases)", i);
+	is(fq.rejected, i, "each refused recipient counted as Rejected Recipients");
+	ok(log_has("ICID 7 refused 'RCPT TO:<joe@evil.test>': 550 5.7.1 Recipient address "
+	    "rejected: Access denied"), "refusal logged with ICID");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	for (i = 0, all = 1; i < sizeof accepted / sizeof accepted[0]; i++) {
+		say(s, "RSET\r\nMAIL FROM:<a@example.org>\r\n");
+		if (strcmp(rcpt(s, accepted[i]), ok250) != 0) {
+			all = 0;
+			printf("# %s: %s", accepted[i], acc.data);
+		}
+	}
+	ok(all, "public listener: RAT accepts its domains (%zu cases)", i);
+	is(fq.rejected, 0, "nothing counted");
+
+	say(s, "RSET\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(rcpt(s, "<joe@bücher.example>"), "553 5.6.7 UTF-8 address needs SMTPUTF8\r\n",
+	    "IDN in UTF-8 without SMTPUTF8");
+	say(s, "RSET\r\nMAIL FROM:<a@example.org> SMTPUTF8\r\n");
+	is_str(rcpt(s, "<joe@bücher.example>"), ok250, "IDN with SMTPUTF8: RAT U-label entry");
+	is_str(rcpt(s, "<jörg@bücher.example>"), ok250, "UTF-8 local part too");
+	is_str(rcpt(s, "<joe@exаmple.com>"), rat550, "Cyrillic look-alike domain refused");
+	say(s, "RSET\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(rcpt(s, "<postmaster>"), ok250, "bare <postmaster> accepted");
+	is_str(rcpt(s, "<Postmaster>"), ok250, "any case");
+	is_str(rcpt(s, "<nobody>"), "553 5.1.3 Recipient address must contain a domain\r\n",
+	    "other bare local part refused");
+	is_str(rcpt(s, "<>"), "501 5.1.3 Bad recipient address syntax\r\n", "null recipient");
+	is_str(rcpt(s, "joe@example.com"), "501 5.1.3 Bad recipient address syntax\r\n",
+	    "no brackets");
+	is_str(say(s, "RCPT <joe@example.com>\r\n"), "501 5.5.4 Syntax: RCPT TO:<address>\r\n",
+	    "RCPT without TO:");
+	is_str(rcpt(s, "<joe@example.com> NOTIFY=NEVER"), "555 5.5.4 Unsupported parameter\r\n",
+	    "RCPT parameters not offered");
+	is(fq.rejected, 7, "those refusals counted too");
+	sess_close(s);
+
+	/* Too many recipients: policy max 3. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(say(s, "RCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+	    "RCPT TO:<c@example.com>\r\nRCPT TO:<d@example.com>\r\n"),
+	    "250 2.1.5 Recipient ok\r\n250 2.1.5 Recipient ok\r\n250 2.1.5 Recipient ok\r\n"
+	    "452 4.5.3 Too many recipients\r\n", "fourth recipient: 452 4.5.3");
+	is(fq.rejected, 1, "counted");
+	say(s, "DATA\r\nhi\r\n.\r\n");
+	is_str(fq.rcpts, "a@example.com b@example.com c@example.com", "three recipients queued");
+	ok(strstr(fq.data.data, "id 100;\r\n\t") != NULL && strstr(fq.data.data, "\tfor <") == NULL,
+	    "several recipients: no 'for' clause");
+	commit(s, COMMIT_OK, "");
+	sess_close(s);
+
+	/* Private listener: relays only for RELAY hosts. */
+	log_start();
+	s = sess_open("Out", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(rcpt(s, "<joe@example.com>"), relay550, "private, ACCEPT host: Relaying denied");
+	is_str(rcpt(s, "<joe@evil.test>"), relay550, "any domain");
+	is_str(rcpt(s, "<user%evil.test@example.com>"), relay550, "%% hack");
+	is_str(rcpt(s, "<\"joe@evil.test\"@example.com>"), relay550, "quoted local part with @");
+	is_str(rcpt(s, "<joe@[127.0.0.1]>"), relay550, "literal");
+	ok(log_has("ICID 7 refused 'RCPT TO:<joe@example.com>': 550 5.7.1 Relaying denied"),
+	    "logged");
+	sess_close(s);
+
+	s = sess_open("Out", "127.0.0.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(rcpt(s, "<joe@anywhere.test>"), ok250, "private, RELAY host: any domain");
+	is_str(rcpt(s, "<joe@[192.0.2.9]>"), ok250, "literal too");
+	is_str(rcpt(s, "<user%evil.test@example.com>"), ok250, "and routing in the local part");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.10");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(rcpt(s, "<joe@evil.test>"), ok250, "public listener, RELAY policy: any domain");
+	is(fq.rejected, 0, "nothing refused");
+	sess_close(s);
+}
+
+static void
+test_data(void)
+{
+	struct smtp_session *s;
+	struct buf m;
+	const char *r;
+	size_t i;
+
+	/* HELO: SMTP in Received, no enhanced code in the final 250. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "HELO old.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+	    "DATA\r\nx\r\n.\r\n");
+	ok(strstr(fq.data.data, "with SMTP id 100\r\n") != NULL, "HELO: with SMTP");
+	is_str(commit(s, COMMIT_OK, ""), "250 ok: Message 100 accepted\r\n",
+	    "HELO: 250 without 2.0.0");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<jörg@example.org> SMTPUTF8\r\nRCPT TO:<b@example.com>\r\n"
+	    "DATA\r\nx\r\n.\r\n");
+	ok(strstr(fq.data.data, "with UTF8SMTP id 100\r\n") != NULL, "SMTPUTF8: with UTF8SMTP");
+	is(fq.flags, MSGF_SMTPUTF8, "SMTPUTF8 flag");
+	commit(s, COMMIT_OK, "");
+	sess_close(s);
+
+	/* Bare LF in DATA: 521 and close at once. */
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	r = say(s, "Subject: x\r\n\r\nline\n.\nMAIL FROM:<evil@example.org>\r\n");
+	is_str(r, "521 5.5.2 mx.test Bare CR or LF in message data; closing\r\n",
+	    "bare LF in DATA: 521");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed at once, nothing smuggled");
+	is(fq.aborts, 1, "QMSG_ABORT sent");
+	is(fq.ends, 0, "no END");
+	ok(log_has("ICID 7 MID 100 message refused: bare LF in message data; closing"), "logged");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	is_str(say(s, "a\rb\r\n.\r\n"), "521 5.5.2 mx.test Bare CR or LF in message data; "
+	    "closing\r\n", "bare CR in DATA: 521");
+	is(fq.aborts, 1, "aborted");
+	sess_close(s);
+
+	/* Long line: read to the end, then 554, session goes on. */
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	buf_init(&m, 0);
+	for (i = 0; i < 999; i++)
+		buf_puts(&m, "L");
+	buf_puts(&m, "\r\nmore\r\n.\r\nNOOP\r\n");
+	is_str(say_n(s, m.data, m.len), "554 5.6.0 Line too long (limit 998)\r\n250 2.0.0 Ok\r\n",
+	    "line over 998: 554 5.6.0 at the end marker, then commands again");
+	is(fq.aborts, 1, "aborted");
+	is(fq.ends, 0, "not ended");
+	ok(log_has("ICID 7 MID 100 message refused: 554 5.6.0 Line too long (limit 998)"),
+	    "logged");
+	buf_free(&m);
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "transaction was reset");
+	is(fq.violations, 0, "clean");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	is_str(say_n(s, "a\0b\r\n.\r\n", 8), "554 5.6.0 NUL byte in message data\r\n",
+	    "NUL: 554 5.6.0");
+	is(fq.aborts, 1, "aborted");
+	sess_close(s);
+
+	/* Size, not announced: SMALL policy allows 100 stored octets. */
+	s = sess_open("In", "192.0.2.20");
+	banner(s);
+	ok(strstr(say(s, "EHLO c\r\n"), "250-SIZE 100\r\n") != NULL, "EHLO SIZE from the policy");
+	say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	buf_init(&m, 0);
+	for (i = 0; i < 10; i++)
+		buf_puts(&m, "0123456789012345678\r\n");
+	buf_puts(&m, ".\r\n");
+	is_str(say_n(s, m.data, m.len),
+	    "552 5.3.4 Message size exceeds fixed maximum message size\r\n",
+	    "size over the max, not announced: 552 at the end");
+	is(fq.aborts, 1, "aborted");
+	buf_free(&m);
+	say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	buf_init(&m, 0);
+	for (i = 0; i < 4; i++)
+		buf_puts(&m, "0123456789012345678\r\n");
+	buf_puts(&m, "01234567890123\r\n.\r\n");
+	is_str(say_n(s, m.data, m.len), "", "exactly 100 octets: fine, waiting for commit");
+	is(fq.ends, 1, "ended");
+	ok(fq.end_size > 100, "the Received: header is not counted against the limit");
+	commit(s, COMMIT_OK, "");
+	is_str(say(s, "MAIL FROM:<a@example.org> SIZE=101\r\n"),
+	    "552 5.3.4 Message size exceeds fixed maximum message size\r\n",
+	    "size announced: 552 at MAIL");
+	buf_free(&m);
+	sess_close(s);
+
+	/* A big message streams in frames of at most 64 KiB. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	buf_init(&m, 0);
+	for (i = 0; i < 20000; i++)
+		buf_puts(&m, "The quick brown fox jumps over the lazy dog. 0123456789\r\n");
+	buf_puts(&m, ".\r\n");
+	say_n(s, m.data, m.len);
+	is(fq.ends, 1, "big message ended");
+	ok(fq.max_frame <= SMTP_DATA_FRAME && fq.max_frame > 60000, "frames up to 64 KiB (%zu)",
+	    fq.max_frame);
+	is(fq.end_size, fq.data.len, "size matches");
+	ok(fq.data.len > m.len - 3, "all of it");
+	commit(s, COMMIT_OK, "");
+	buf_free(&m);
+	is(fq.violations, 0, "clean");
+	sess_close(s);
+
+	/* Dropped in the middle of DATA. */
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\npart");
+	smtp_session_lost(s);
+	is(fq.aborts, 1, "client drop: aborted");
+	ok(log_has("ICID 7 lost connection during DATA; MID 100 not queued"), "logged");
+	sess_close(s);
+	ok(log_has("ICID 7 close (connection lost)"), "close reason");
+
+	/* EOF right after the end marker and QUIT: all is answered. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "x\r\n.\r\nQUIT\r\n");
+	smtp_session_eof(s);
+	is(smtp_session_state(s), SMTP_WAIT_COMMIT, "EOF while waiting: still waiting");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 100 accepted\r\n221 2.0.0 Bye\r\n",
+	    "then answered and QUIT");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\npart");
+	smtp_session_eof(s);
+	is(smtp_session_state(s), SMTP_CLOSED, "EOF inside DATA: closed");
+	is(fq.aborts, 1, "aborted");
+	sess_close(s);
+
+	/* No MID left, begin failing. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n");
+	fq.mids_left = 0;
+	is_str(say(s, "DATA\r\n"), "451 4.3.0 Queue manager unavailable, try again later\r\n",
+	    "no MID: 451");
+	fq.mids_left = 5;
+	fq.begin_fail = 1;
+	is_str(say(s, "DATA\r\n"), "451 4.3.0 Queue manager unavailable, try again later\r\n",
+	    "BEGIN failed: 451");
+	fq.begin_fail = 0;
+	fq.ready = 0;
+	is_str(say(s, "DATA\r\n"), "451 4.3.0 Queue manager unavailable, try again later\r\n",
+	    "qmgr gone before DATA: 451");
+	fq.ready = 1;
+	is(smtp_session_state(s), SMTP_CMD, "still in command mode");
+
+	/* MID block used up but more coming: DATA waits, then goes on. */
+	fq.mid_later = 1;
+	is_str(say(s, "DATA\r\nSubject: w\r\n\r\nbody\r\n.\r\nQUIT\r\n"), "",
+	    "no MID yet: DATA waits without an answer");
+	is(smtp_session_state(s), SMTP_WAIT_MID, "waiting for a MID");
+	is(smtp_session_input_room(s), 0, "reading nothing meanwhile");
+	fq.mid_later = 0;
+	buf_reset(&acc);
+	smtp_session_mid_ready(s);
+	pump(s);
+	is_str(acc.data, "354 End data with <CR><LF>.<CR><LF>\r\n", "MIDs came: 354");
+	is(fq.ends, 1, "and the message went through");
+	ok(strstr(fq.data.data, "Subject: w\r\n\r\nbody\r\n") != NULL, "with its body");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 101 accepted\r\n221 2.0.0 Bye\r\n",
+	    "committed, then QUIT");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n");
+	fq.mid_later = 1;
+	say(s, "DATA\r\n");
+	fq.ready = 0;
+	buf_reset(&acc);
+	smtp_session_qmgr_lost(s);
+	pump(s);
+	is_str(acc.data, "451 4.3.0 Queue manager unavailable, try again later\r\n",
+	    "qmgr lost while waiting for a MID: 451");
+	is(smtp_session_state(s), SMTP_CMD, "back to commands");
+	is(fq.begins, 0, "nothing begun");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n");
+	fq.mid_later = 1;
+	say(s, "DATA\r\n");
+	buf_reset(&acc);
+	smtp_session_timeout(s, SMTP_TIMEOUT_IDLE);
+	take(s);
+	is_str(acc.data, "421 4.4.2 mx.test Error: timeout exceeded\r\n",
+	    "timeout while waiting for a MID: 421");
+	sess_close(s);
+}
+
+static void
+test_commit_and_qmgr(void)
+{
+	struct smtp_session *s;
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "x\r\n.\r\n");
+	is_str(commit(s, COMMIT_TEMPFAIL, "452 4.3.1 Insufficient system storage"),
+	    "452 4.3.1 Insufficient system storage\r\n", "commit failure: qmgr's text");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "250 2.1.0 Sender ok\r\n", "reset after");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "x\r\n.\r\n");
+	is_str(commit(s, COMMIT_TEMPFAIL, "452 4.3.1 Insufficient system storage"),
+	    "452 Insufficient system storage\r\n", "after HELO the enhanced code is dropped");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "x\r\n.\r\n");
+	is_str(commit(s, COMMIT_TEMPFAIL, "250 sneaky\r\n"), "451 4.3.0 Local error in "
+	    "processing\r\n", "a bogus qmgr text is not passed on");
+	sess_close(s);
+
+	/* qmgr dies while the message streams: read to the end, then 451. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "first part\r\n");
+	smtp_session_qmgr_lost(s);
+	fq.open = 0;	/* the channel is gone: nothing more may be sent on it */
+	fq.ready = 0;
+	is_str(say(s, "second part\r\n.\r\n"),
+	    "451 4.3.0 Queue manager unavailable; message not accepted\r\n",
+	    "qmgr lost during DATA: 451 at the end marker");
+	is(fq.aborts, 0, "no ABORT on a dead channel");
+	is(fq.ends, 0, "no END");
+	is(fq.violations, 0, "nothing sent after the loss");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"),
+	    "451 4.3.0 Queue manager unavailable, try again later\r\n", "and MAIL now gets 451");
+	sess_close(s);
+
+	/* qmgr dies while we wait for the commit. */
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "x\r\n.\r\nNOOP\r\n");
+	buf_reset(&acc);
+	smtp_session_qmgr_lost(s);
+	pump(s);
+	is_str(acc.data, "451 4.3.0 Queue manager unavailable; message not accepted\r\n"
+	    "250 2.0.0 Ok\r\n", "qmgr lost while waiting: 451, then the pipelined NOOP");
+	sess_close(s);
+}
+
+static void
+test_timeouts_and_drain(void)
+{
+	struct smtp_session *s;
+
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	buf_reset(&acc);
+	smtp_session_timeout(s, SMTP_TIMEOUT_IDLE);
+	take(s);
+	is_str(acc.data, "421 4.4.2 mx.test Error: timeout exceeded\r\n", "idle timeout: 421");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	ok(log_has("ICID 7 idle timeout"), "logged");
+	sess_close(s);
+	ok(log_has("ICID 7 close (idle timeout)"), "close reason");
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nx");
+	buf_reset(&acc);
+	smtp_session_timeout(s, SMTP_TIMEOUT_SESSION);
+	take(s);
+	is_str(acc.data, "421 4.4.2 mx.test Error: timeout exceeded\r\n", "session timeout: 421");
+	is(fq.aborts, 1, "in DATA: aborted");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	buf_reset(&acc);
+	smtp_session_shutdown(s);
+	take(s);
+	is_str(acc.data, "421 4.3.2 mx.test Service shutting down\r\n", "drain: 421 4.3.2");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	sess_close(s);
+
+	s = sess_open("In", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+	    "x\r\n.\r\n");
+	buf_reset(&acc);
+	smtp_session_shutdown(s);
+	take(s);
+	is_str(acc.data ? acc.data : "", "", "drain while waiting for the commit: wait");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 100 accepted\r\n"
+	    "421 4.3.2 mx.test Service shutting down\r\n", "answer first, then 421");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	sess_close(s);
+}
+
+static void
+test_sinkhole(void)
+{
+	struct smtp_session *s;
+
+	log_start();
+	s = sess_open("Sink", "203.0.113.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\n");
+	is_str(rcpt(s, "<anyone@anywhere.test>"), "250 2.1.5 Recipient ok\r\n",
+	    "sinkhole accepts any recipient");
+	is_str(say(s, "DATA\r\nSubject: s\r\n\r\nx\r\n.\r\n"),
+	    "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 ok: Message 100 accepted\r\n",
+	    "queueless sinkhole answers at once");
+	is(fq.begins, 0, "nothing to qmgr");
+	ok(log_has("MID 100 discarded by sinkhole listener Sink"), "logged as discarded");
+	sess_close(s);
+
+	s = sess_open("SinkQ", "203.0.113.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<x@anywhere.test>\r\nDATA\r\n"
+	    "x\r\n.\r\n");
+	is(fq.begins, 1, "queueing sinkhole goes to qmgr");
+	is(fq.flags, MSGF_DROP, "with MSGF_DROP");
+	commit(s, COMMIT_OK, "");
+	sess_close(s);
+}
+
+int
+main(void)
+{
+	char err[512];
+	struct config_source src;
+	int fd;
+
+	if ((fd = mkstemp(logpath)) < 0)
+		return 1;
+	close(fd);
+	log_open("smtpd", logpath);
+	buf_init(&pending, 0);
+	buf_init(&acc, 0);
+	buf_init(&fq.data, 0);
+	src.path = "test.yaml";
+	src.text = (char *)yaml;
+	src.len = sizeof yaml - 1;
+	if (config_parse_sources(&src, 1, &cfg, err, sizeof err) < 0) {
+		printf("Bail out! config: %s\n", err);
+		return 1;
+	}
+	test_banners_and_hat();
+	test_basic_commands();
+	test_order();
+	test_pipelining();
+	test_limits();
+	test_bounded_memory();
+	test_mail_from();
+	test_relay();
+	test_data();
+	test_commit_and_qmgr();
+	test_timeouts_and_drain();
+	test_sinkhole();
+	config_free(cfg);
+	buf_free(&pending);
+	buf_free(&acc);
+	buf_free(&fq.data);
+	unlink(logpath);
+	return done_testing();
+}
