@@ -106,6 +106,7 @@ struct listener {
 	size_t		 index;
 	uv_tcp_t	 tcp;
 	int		 open;
+	int		 listening;
 };
 
 struct conn {
@@ -167,6 +168,7 @@ static void	conn_update_reading(struct conn *);
 static void	conn_refuse(struct conn *, const char *);
 static void	conn_start_session(struct conn *, uint32_t);
 static void	ids_arrived(struct smtpd *, uint32_t);
+static void	listeners_start(struct smtpd *);
 
 /* ---- configuration references ---- */
 
@@ -721,6 +723,8 @@ ids_arrived(struct smtpd *sd, uint32_t kind)
 	struct conn *c;
 	uint32_t icid;
 
+	if (kind == ID_ICID && !sd->draining)
+		listeners_start(sd);
 	for (c = sd->conns; c != NULL; c = c->next) {
 		if (c->closing)
 			continue;
@@ -838,8 +842,7 @@ listeners_open(struct smtpd *sd)
 		}
 		uv_tcp_init(sd->d.loop, &l->tcp);
 		l->tcp.data = l;
-		if ((r = uv_tcp_open(&l->tcp, fd)) < 0 ||
-		    (r = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, listener_accept)) < 0) {
+		if ((r = uv_tcp_open(&l->tcp, fd)) < 0) {
 			log_warning("listener %s: cannot listen on fd %d: %s", l->name, fd,
 			    uv_strerror(r));
 			uv_close((uv_handle_t *)&l->tcp, NULL);
@@ -850,6 +853,31 @@ listeners_open(struct smtpd *sd)
 		    cfg->listeners[i].type == LISTENER_PUBLIC ? "public" :
 		    cfg->listeners[i].type == LISTENER_PRIVATE ? "private" : "sinkhole",
 		    cfg->listeners[i].address, cfg->listeners[i].port);
+	}
+}
+
+/*
+ * Accepting starts only once the first ICID block is here: until then a
+ * connection could only be refused, while the kernel's backlog (or a
+ * sibling smtpd that is ready) can serve it a moment later.
+ */
+static void
+listeners_start(struct smtpd *sd)
+{
+	struct listener *l;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sd->nlisteners; i++) {
+		l = &sd->listeners[i];
+		if (!l->open || l->listening)
+			continue;
+		if ((r = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, listener_accept)) < 0) {
+			log_warning("listener %s: cannot listen: %s", l->name, uv_strerror(r));
+			continue;
+		}
+		l->listening = 1;
+		log_debug("listener %s accepting", l->name);
 	}
 }
 

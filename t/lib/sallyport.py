@@ -185,7 +185,14 @@ def bail_out(reason):
 
 
 def done():
-    """Prints the plan 1..N and exits: 0 if every test passed, else 1."""
+    """Prints the plan 1..N and exits: 0 if every test passed, else 1.
+    First, every gateway this test ran must have left no sanitizer report
+    (ASan, UBSan, LeakSanitizer) in its output: a daemon that aborted on
+    one would otherwise just be restarted by master."""
+    for gw in _gateways:
+        report = gw.sanitizer_report()
+        ok(report is None, 'no sanitizer report from the daemons (%s)' % gw.outfile,
+           diag=report)
     _tap['done'] = True
     _out('1..%d' % _tap['n'])
     if _tap['failed']:
@@ -653,6 +660,22 @@ class Gateway:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    _SANITIZER_RE = re.compile(r'(ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer)')
+
+    def sanitizer_report(self):
+        """The first lines of a sanitizer report in sallyportd's output
+        (the daemons inherit its stderr), or None."""
+        try:
+            with open(self.outfile, 'r', errors='replace') as f:
+                text = f.read()
+        except OSError:
+            return None
+        m = self._SANITIZER_RE.search(text)
+        if not m:
+            return None
+        start = text.rfind('\n', 0, m.start()) + 1
+        return text[start:start + 3000]
 
     def diagnostics(self, lines=30):
         """Tail of sallyportd's output and of every daemon log."""

@@ -1,0 +1,607 @@
+/*
+ * session - one outbound SMTP connection on the libuv loop.
+ *
+ * Connects (connect_timeout), takes a DCID, reads the server's lines
+ * (bounded) into the protocol engine and writes what it answers; a
+ * command timer (command_timeout) runs whenever the connection is
+ * expected to make progress.  The body is streamed with bounded memory:
+ * at most one chunk from qmgr in hand and BODY_HIGH_WATER bytes handed to
+ * the socket but not written yet; the next chunk is asked for when the
+ * socket has taken the last.
+ *
+ * After a transaction a healthy connection waits in the idle pool for
+ * idle_reuse seconds, keyed by the destination domain; while it waits it
+ * keeps reading, so a server that hangs up or says 421 is noticed and the
+ * connection dropped.  The next job takes it with RSET (smtp_client.c).
+ *
+ * A session is freed only from libuv close callbacks, so nothing that
+ * runs from one of its callbacks can pull it away underneath.
+ *
+ * Not for: choosing hosts or deciding what a failure means for a message
+ * (job.c), the SMTP dialogue itself (smtp_client.c).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "deliver.h"
+#include "log.h"
+#include "proto.h"
+#include "xalloc.h"
+
+struct session_write {
+	uv_write_t	 req;
+	uv_buf_t	 ub;
+	struct session	*s;
+	char		*data;
+};
+
+static void session_event(struct session *s, int ev);
+static void session_lost(struct session *s, const char *why);
+
+static void
+session_freed(uv_handle_t *h)
+{
+	struct session *s = h->data;
+
+	if (--s->handles > 0)
+		return;
+	buf_free(&s->line);
+	smtpc_free(s->sc);
+	free(s);
+}
+
+static void session_timer_fired(uv_timer_t *t);
+
+static void
+session_timer(struct session *s, uint32_t seconds)
+{
+	if (s->state == SESS_CLOSING)
+		return;
+	if (s->failed)
+		seconds = 0;	/* a failed write is reported first */
+	uv_timer_start(&s->timer, session_timer_fired, (uint64_t)seconds * 1000, 0);
+}
+
+static void
+unlink_queues(struct session *s)
+{
+	struct deliver *dl = s->dl;
+
+	if (s->state == SESS_IDLE)
+		TAILQ_REMOVE(&dl->idle, s, qentry);
+	else if (s->state == SESS_WAIT_DCID)
+		TAILQ_REMOVE(&dl->wait_dcid, s, qentry);
+}
+
+void
+session_close(struct session *s)
+{
+	struct deliver *dl = s->dl;
+
+	if (s->state == SESS_CLOSING)
+		return;
+	unlink_queues(s);
+	s->state = SESS_CLOSING;
+	TAILQ_REMOVE(&dl->sessions, s, entry);
+	if (s->job != NULL) {
+		s->job->sess = NULL;
+		s->job = NULL;
+	}
+	if (s->counted) {
+		dl->nconns--;
+		s->counted = 0;
+		log_info("DCID %u close", s->dcid);
+	}
+	uv_read_stop((uv_stream_t *)&s->tcp);
+	uv_close((uv_handle_t *)&s->tcp, session_freed);
+	uv_close((uv_handle_t *)&s->timer, session_freed);
+	deliver_check_drained(dl);
+}
+
+static void
+session_written(uv_write_t *req, int status)
+{
+	struct session_write *w = (struct session_write *)req;
+	struct session *s = w->s;
+
+	s->wpending -= w->ub.len;
+	free(w->data);
+	free(w);
+	if (s->state == SESS_CLOSING)
+		return;
+	if (status < 0) {
+		char why[SMTPC_TEXT_MAX];
+
+		snprintf(why, sizeof why, "4.4.2 write to %s [%s] failed: %.100s", s->host, s->addr,
+		    uv_strerror(status));
+		session_lost(s, why);
+		return;
+	}
+	if (s->state == SESS_ACTIVE) {
+		session_timer(s, s->command_timeout);
+		if (s->job != NULL && smtpc_wants_body(s->sc))
+			session_pump_body(s);
+	}
+}
+
+/* Writes what the engine has to say. */
+static void
+session_flush(struct session *s)
+{
+	struct buf *o;
+	struct session_write *w;
+	uv_buf_t ub;
+	size_t n;
+
+	if (s->sc == NULL || s->state == SESS_CLOSING)
+		return;
+	o = smtpc_output(s->sc);
+	if (o->len == 0)
+		return;
+	n = o->len;
+	w = xcalloc(1, sizeof *w);
+	w->s = s;
+	w->data = buf_steal(o);
+	w->ub = uv_buf_init(w->data, (unsigned)n);
+	ub = w->ub;	/* libuv copies the descriptor; the bytes stay in w */
+	s->wpending += n;
+	if (uv_write(&w->req, (uv_stream_t *)&s->tcp, &ub, 1, session_written) != 0) {
+		/* The stream is unusable; its read side reports the error. */
+		s->wpending -= n;
+		free(w->data);
+		free(w);
+		s->failed = 1;
+		session_timer(s, 0);
+	}
+}
+
+static void
+session_quit_timer(struct session *s)
+{
+	s->state = SESS_QUITTING;
+	session_timer(s, QUIT_TIMEOUT);
+}
+
+void
+session_quit(struct session *s)
+{
+	if (s->state == SESS_CLOSING || s->state == SESS_QUITTING)
+		return;
+	if (s->state == SESS_CONNECTING || s->state == SESS_WAIT_DCID || s->sc == NULL) {
+		session_close(s);
+		return;
+	}
+	unlink_queues(s);
+	if (s->job != NULL) {
+		s->job->sess = NULL;
+		s->job = NULL;
+	}
+	if (!smtpc_quit(s->sc)) {
+		session_close(s);
+		return;
+	}
+	session_flush(s);
+	session_quit_timer(s);
+}
+
+void
+session_detach(struct session *s)
+{
+	struct job *j = s->job;
+
+	s->job = NULL;
+	if (j != NULL)
+		j->sess = NULL;
+	if (s->state != SESS_ACTIVE || s->sc == NULL || !smtpc_abandon(s->sc)) {
+		session_close(s);
+		return;
+	}
+	session_flush(s);
+	session_quit_timer(s);
+}
+
+static void
+session_make_idle(struct session *s)
+{
+	struct deliver *dl = s->dl;
+
+	s->state = SESS_IDLE;
+	s->idle_since = uv_now(dl->loop);
+	TAILQ_INSERT_TAIL(&dl->idle, s, qentry);
+	session_timer(s, s->idle_reuse);
+}
+
+struct session *
+session_take_idle(struct deliver *dl, const char *domain)
+{
+	struct session *s;
+
+	TAILQ_FOREACH_REVERSE(s, &dl->idle, session_list, qentry) {
+		if (strcasecmp(s->domain, domain) != 0 || !smtpc_idle(s->sc))
+			continue;
+		TAILQ_REMOVE(&dl->idle, s, qentry);
+		s->state = SESS_ACTIVE;
+		uv_timer_stop(&s->timer);
+		return s;
+	}
+	return NULL;
+}
+
+void
+session_close_idle(struct deliver *dl, const char *domain)
+{
+	struct session *s, *next;
+
+	for (s = TAILQ_FIRST(&dl->idle); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, qentry);
+		if (domain == NULL || *domain == '\0' || strcasecmp(s->domain, domain) == 0)
+			session_quit(s);
+	}
+}
+
+void
+session_run(struct session *s, struct job *j)
+{
+	int r;
+
+	s->job = j;
+	s->state = SESS_ACTIVE;
+	s->command_timeout = j->command_timeout;
+	job_session_ready(j, s);
+	r = smtpc_begin(s->sc, &j->txn);
+	session_flush(s);
+	if (r < 0) {
+		session_event(s, SMTPC_EV_RETRY);
+		return;
+	}
+	session_event(s, r);
+	if (s->state == SESS_ACTIVE)
+		session_timer(s, s->command_timeout);
+}
+
+static void
+session_alloc(uv_handle_t *h, size_t hint, uv_buf_t *ub)
+{
+	static char rbuf[16384];	/* one loop thread; consumed in session_read */
+
+	(void)h;
+	(void)hint;
+	*ub = uv_buf_init(rbuf, sizeof rbuf);
+}
+
+static void
+session_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
+{
+	struct session *s = st->data;
+	const char *p = ub->base, *end, *nl;
+	char why[SMTPC_TEXT_MAX];
+
+	if (nread == 0 || s->state == SESS_CLOSING)
+		return;
+	if (nread < 0) {
+		if (nread == UV_EOF)
+			snprintf(why, sizeof why, "4.4.2 connection closed by %s [%s]", s->host,
+			    s->addr);
+		else
+			snprintf(why, sizeof why, "4.4.2 connection with %s [%s] broken: %.100s",
+			    s->host, s->addr, uv_strerror((int)nread));
+		session_lost(s, why);
+		return;
+	}
+	end = p + nread;
+	while (p < end && s->state != SESS_CLOSING) {
+		size_t n;
+		int ev;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (buf_append(&s->line, p, n) < 0) {
+			snprintf(why, sizeof why, "4.5.0 %s [%s] sent a reply line over %d bytes",
+			    s->host, s->addr, REPLY_LINE_MAX);
+			session_lost(s, why);
+			return;
+		}
+		p += n;
+		if (nl == NULL)
+			break;
+		p++;
+		if (s->line.len > 0 && s->line.data[s->line.len - 1] == '\r')
+			s->line.len--;
+		ev = smtpc_feed_line(s->sc, s->line.data ? s->line.data : "", s->line.len);
+		buf_reset(&s->line);
+		session_flush(s);
+		session_event(s, ev);
+	}
+	if (s->state == SESS_ACTIVE)
+		session_timer(s, s->command_timeout);
+}
+
+static void
+session_event(struct session *s, int ev)
+{
+	struct deliver *dl = s->dl;
+	struct job *j;
+	int keep;
+
+	switch (ev) {
+	case SMTPC_EV_NONE:
+		break;
+	case SMTPC_EV_BODY:
+		session_pump_body(s);
+		break;
+	case SMTPC_EV_DONE:
+		keep = smtpc_reusable(s->sc) && !dl->draining && s->idle_reuse > 0 &&
+		    s->state == SESS_ACTIVE;
+		j = s->job;
+		s->job = NULL;
+		if (j != NULL)
+			job_txn_done(j, s);
+		if (s->state != SESS_ACTIVE)
+			break;
+		if (keep)
+			session_make_idle(s);
+		else
+			session_quit(s);
+		break;
+	case SMTPC_EV_RETRY:
+		j = s->job;
+		s->job = NULL;
+		session_quit(s);
+		if (j != NULL)
+			job_txn_retry(j, s);
+		break;
+	case SMTPC_EV_CLOSE:
+		if (s->job != NULL) {
+			/* Cannot happen: CLOSE comes only without a transaction. */
+			j = s->job;
+			session_close(s);
+			job_abort(j, REASON_CONN, "4.4.2 connection closed");
+			break;
+		}
+		session_close(s);
+		break;
+	}
+}
+
+/* The connection is broken: tell the engine (pending recipients become
+ * temporary failures) and close. */
+static void
+session_lost(struct session *s, const char *why)
+{
+	if (s->state == SESS_CLOSING)
+		return;
+	if (s->state == SESS_CONNECTING || s->state == SESS_WAIT_DCID) {
+		struct job *j = s->job;
+
+		log_info("Connection error: domain %s host %s address %s port %u - %s", s->domain,
+		    s->host, s->addr, s->port, why);
+		s->job = NULL;
+		session_close(s);
+		if (j != NULL)
+			job_connect_failed(j, s, why);
+		return;
+	}
+	if (s->sc != NULL && s->job != NULL) {
+		log_info("DCID %u %s", s->dcid, why);
+		session_event(s, smtpc_fail(s->sc, why));
+	}
+	session_close(s);
+}
+
+static void
+session_timer_fired(uv_timer_t *t)
+{
+	struct session *s = t->data;
+	char why[SMTPC_TEXT_MAX];
+
+	if (s->failed) {
+		s->failed = 0;
+		snprintf(why, sizeof why, "4.4.2 cannot write to %s [%s]", s->host, s->addr);
+		session_lost(s, why);
+		return;
+	}
+	switch (s->state) {
+	case SESS_CONNECTING:
+		s->timed_out = 1;
+		snprintf(why, sizeof why, "connection timed out after %us", s->dl->connect_timeout);
+		session_lost(s, why);
+		break;
+	case SESS_WAIT_DCID:
+		session_lost(s, "no connection id (DCID) from the queue manager");
+		break;
+	case SESS_ACTIVE:
+		snprintf(why, sizeof why, "4.4.2 timeout: no progress with %s [%s] in %us",
+		    s->host, s->addr, s->command_timeout);
+		session_lost(s, why);
+		break;
+	case SESS_IDLE:
+		log_debug("DCID %u idle for %us; closing", s->dcid, s->idle_reuse);
+		session_quit(s);
+		break;
+	case SESS_QUITTING:
+		session_close(s);
+		break;
+	case SESS_CLOSING:
+		break;
+	}
+}
+
+/* Connected and holding a DCID: greet, then run the job. */
+static void
+session_start(struct session *s, uint32_t dcid)
+{
+	struct deliver *dl = s->dl;
+	char tag[32];
+
+	s->dcid = dcid;
+	s->counted = 1;
+	dl->nconns++;
+	dl->stats.connections++;
+	log_info("New SMTP DCID %u interface %s address %s port %u", dcid, s->local, s->addr,
+	    s->port);
+	snprintf(tag, sizeof tag, "DCID %u", dcid);
+	s->sc = smtpc_new(dl->hostname, tag);
+	if (uv_read_start((uv_stream_t *)&s->tcp, session_alloc, session_read) != 0) {
+		session_lost(s, "4.4.2 cannot read from the connection");
+		return;
+	}
+	if (s->job != NULL)
+		session_run(s, s->job);
+	else
+		session_quit(s);
+}
+
+void
+session_resume_waiting(struct deliver *dl)
+{
+	struct session *s;
+	uint32_t dcid;
+
+	while ((s = TAILQ_FIRST(&dl->wait_dcid)) != NULL) {
+		if (deliver_dcid_take(dl, &dcid) < 0)
+			return;
+		TAILQ_REMOVE(&dl->wait_dcid, s, qentry);
+		s->state = SESS_ACTIVE;
+		uv_timer_stop(&s->timer);
+		session_start(s, dcid);
+	}
+}
+
+static void
+session_connected(uv_connect_t *req, int status)
+{
+	struct session *s = req->data;
+	struct deliver *dl = s->dl;
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	uint32_t dcid;
+
+	if (s->state == SESS_CLOSING)
+		return;
+	if (status < 0) {
+		session_lost(s, status == UV_ECONNREFUSED ? "connection refused" :
+		    uv_strerror(status));
+		return;
+	}
+	uv_timer_stop(&s->timer);
+	snprintf(s->local, sizeof s->local, "?");
+	if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, s->local,
+			    sizeof s->local);
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, s->local,
+			    sizeof s->local);
+	}
+	if (deliver_dcid_take(dl, &dcid) < 0) {
+		log_debug("connection to %s [%s] waits for a DCID", s->host, s->addr);
+		s->state = SESS_WAIT_DCID;
+		TAILQ_INSERT_TAIL(&dl->wait_dcid, s, qentry);
+		session_timer(s, s->command_timeout);
+		return;
+	}
+	s->state = SESS_ACTIVE;
+	session_start(s, dcid);
+}
+
+struct session *
+session_connect(struct deliver *dl, struct job *j, const struct target_host *h,
+    const struct dns_addr *a, char *err, size_t errlen)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+	struct sockaddr_storage ss;
+	int r;
+
+	memset(&ss, 0, sizeof ss);
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(h->port);
+		memcpy(&sin->sin_addr, a->bytes, 4);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(h->port);
+		memcpy(&sin6->sin6_addr, a->bytes, 16);
+	}
+	s->dl = dl;
+	s->dcid = DCID_NONE;
+	s->state = SESS_CONNECTING;
+	s->command_timeout = j->command_timeout;
+	s->idle_reuse = dl->idle_reuse;
+	s->port = h->port;
+	snprintf(s->domain, sizeof s->domain, "%s", j->domain);
+	snprintf(s->host, sizeof s->host, "%s", h->name);
+	snprintf(s->addr, sizeof s->addr, "%s", a->text);
+	buf_init(&s->line, REPLY_LINE_MAX);
+	uv_tcp_init(dl->loop, &s->tcp);
+	uv_timer_init(dl->loop, &s->timer);
+	s->tcp.data = s;
+	s->timer.data = s;
+	s->creq.data = s;
+	s->handles = 2;
+	if ((r = uv_tcp_connect(&s->creq, &s->tcp, (struct sockaddr *)&ss, session_connected)) != 0) {
+		snprintf(err, errlen, "%s", uv_strerror(r));
+		s->state = SESS_CLOSING;
+		uv_close((uv_handle_t *)&s->tcp, session_freed);
+		uv_close((uv_handle_t *)&s->timer, session_freed);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&dl->sessions, s, entry);
+	s->job = j;
+	j->sess = s;
+	session_timer(s, j->connect_timeout);
+	log_debug("MID %u connecting to %s [%s]:%u", j->mid, s->host, s->addr, s->port);
+	return s;
+}
+
+void
+session_pump_body(struct session *s)
+{
+	struct job *j = s->job;
+	struct deliver *dl = s->dl;
+
+	while (j != NULL && s->state == SESS_ACTIVE && smtpc_wants_body(s->sc) &&
+	    s->wpending < BODY_HIGH_WATER) {
+		if (!j->first_fed) {
+			j->first_fed = 1;
+			if (j->first_len > 0) {
+				smtpc_body(s->sc, j->first, j->first_len);
+				j->fed = j->first_len;
+				session_flush(s);
+			}
+			continue;
+		}
+		if (j->chunk != NULL) {
+			smtpc_body(s->sc, j->chunk, j->chunk_len);
+			j->fed += j->chunk_len;
+			free(j->chunk);
+			j->chunk = NULL;
+			j->chunk_len = 0;
+			session_flush(s);
+			continue;
+		}
+		if (j->fed >= j->size) {
+			smtpc_body_end(s->sc);
+			session_flush(s);
+			break;
+		}
+		if (!j->body_req_pending) {
+			uint64_t left = j->size - j->fed;
+
+			j->body_req_pending = 1;
+			j->req_off = j->fed;
+			deliver_send_body_req(dl, j, j->fed,
+			    (uint32_t)(left < BODY_CHUNK ? left : BODY_CHUNK));
+		}
+		break;
+	}
+}
