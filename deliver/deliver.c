@@ -10,6 +10,7 @@
  *
  * This file is only the bootstrap; see deliver.h for the rest.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -78,6 +79,8 @@ main(int argc, char **argv)
 	/* Lookups run on the libuv thread pool: room for slow ones before
 	 * the pool is first used. */
 	setenv("UV_THREADPOOL_SIZE", "16", 0);
+	/* A server that hangs up is an error return, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	daemon_init(d, "deliver", argc, argv, usage);
 	/* Per try; the whole lookup is bounded by dns_timeout on the loop. */
 	opt.timeout = d->cfg->deliver.dns_timeout / 4 ? d->cfg->deliver.dns_timeout / 4 : 1;

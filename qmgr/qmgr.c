@@ -193,6 +193,7 @@ rx_begin(struct qmgr *q, struct peer *p, uint32_t tag, const unsigned char *pl, 
 	q->last_id[ID_ICID] = m->icid;
 	rx = xcalloc(1, sizeof *rx);
 	rx->peer = p;
+	rx->peer_serial = p->serial;
 	rx->tag = tag;
 	rx->m = m;
 	rx->fd = -1;
@@ -301,6 +302,8 @@ rx_committed(struct qop *op)
 	struct qmgr *q = &qmgr;
 	struct rx *rx = op->ctx;
 	struct qmsg *m = rx->m;
+	/* The smtpd that sent it may have gone while the commit ran. */
+	struct peer *p = qmgr_peer_by_serial(q, rx->peer_serial);
 	char text[256];
 
 	if (op->result == 0) {
@@ -313,7 +316,7 @@ rx_committed(struct qop *op)
 		counter_add(&q->ctr, C_RCPTS_RECEIVED, m->nrcpt);
 		qmgr_msg_add(q, m);
 		log_info("MID %u queued for delivery", m->mid);
-		rx_reply(rx->peer, rx->tag, COMMIT_OK, "");
+		rx_reply(p, rx->tag, COMMIT_OK, "");
 		workqueue_enter(q, m);
 	} else {
 		if (op->result == MDB_MAP_FULL || op->result == ENOSPC) {
@@ -325,7 +328,7 @@ rx_committed(struct qop *op)
 			    store_strerror(op->result));
 			snprintf(text, sizeof text, "451 4.3.0 Queue write failed, try again later");
 		}
-		rx_reply(rx->peer, rx->tag, COMMIT_TEMPFAIL, text);
+		rx_reply(p, rx->tag, COMMIT_TEMPFAIL, text);
 	}
 	op->ctx = NULL;
 	qop_free(op);

@@ -35,7 +35,8 @@ struct peer {
 
 /* A message being received from smtpd. */
 struct rx {
-	struct peer	*peer;		/* NULL once the peer went away */
+	struct peer	*peer;		/* valid only while on peer->rxs */
+	uint64_t	 peer_serial;	/* for the reply after the commit */
 	uint32_t	 tag;
 	struct qmsg	*m;
 	struct buf	 body;		/* whole body, or its head once spilled */

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,6 +599,7 @@ main(void)
 	char *big;
 	int dead, full, fd, ncl;
 
+	signal(SIGPIPE, SIG_IGN);
 	fd = mkstemp(logpath);
 	close(fd);
 	log_open("deliver", logpath);
