@@ -259,8 +259,13 @@ print_status(const struct ctl_result *res)
 	if (reset)
 		fmt_time(reset, t, sizeof t);
 	printf("%-23s%s\n", "Last counter reset:", reset ? t : "Never");
-	printf("%-23s%s\n", "System status:", strcmp(dsusp, "all") == 0 ? "Delivery Suspended" :
-	    "Online");
+	/* Receiving counts as suspended only when every listener is. */
+	{
+		const char *rsusp = rec_val(res, "info", "Receiving suspended", "value");
+		int rs = strcmp(rsusp, "all") == 0, ds = strcmp(dsusp, "all") == 0;
+		printf("%-23s%s\n", "System status:", rs && ds ? "Offline" : rs ?
+		    "Receiving Suspended" : ds ? "Delivery Suspended" : "Online");
+	}
 	if (queued)
 		fmt_age(oldest, age, sizeof age);
 	printf("%-23s%s\n", "Oldest Message:", queued ? age : "No Messages");

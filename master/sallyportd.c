@@ -97,6 +97,7 @@ struct master {
 	size_t			 nsrcs;
 	char			*bindir;
 	int			*listen_fds;
+	int			*suspended;	/* per listener, kept in the state dir */
 	size_t			 nlisten;
 	struct child		*children;
 	size_t			 nchildren;
@@ -213,6 +214,89 @@ open_listener(const struct cfg_listener *l, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+/* ---- listener suspension (state, not config: survives restarts) ---- */
+
+static char *
+suspend_state_path(struct master *ms)
+{
+	return xasprintf("%s/listeners-suspended", ms->cfg->paths.state);
+}
+
+static void
+load_listener_state(struct master *ms)
+{
+	char *path = suspend_state_path(ms), line[256];
+	FILE *fp = fopen(path, "r");
+	size_t i;
+
+	if (fp != NULL) {
+		while (fgets(line, sizeof line, fp) != NULL) {
+			line[strcspn(line, "\r\n")] = '\0';
+			for (i = 0; i < ms->nlisten; i++)
+				if (strcmp(ms->cfg->listeners[i].name, line) == 0)
+					ms->suspended[i] = 1;
+		}
+		fclose(fp);
+	}
+	free(path);
+}
+
+static int
+save_listener_state(struct master *ms)
+{
+	char *path = suspend_state_path(ms), *tmp = xasprintf("%s.tmp", path);
+	FILE *fp = fopen(tmp, "w");
+	size_t i;
+	int r = -1;
+
+	if (fp != NULL) {
+		for (i = 0; i < ms->nlisten; i++)
+			if (ms->suspended[i])
+				fprintf(fp, "%s\n", ms->cfg->listeners[i].name);
+		r = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
+		if (fclose(fp) != 0)
+			r = -1;
+		if (r == 0 && rename(tmp, path) < 0)
+			r = -1;
+	}
+	if (r < 0)
+		log_crit("cannot save listener state in %s: %s", path, strerror(errno));
+	free(path);
+	free(tmp);
+	return r;
+}
+
+/* Which listeners argv names (none, or "all": every one); -1 if a name is
+ * unknown, with err set. */
+static int
+select_listeners(struct master *ms, int argc, char **argv, int *sel, char *err, size_t errlen)
+{
+	size_t i;
+	int k, found;
+
+	for (i = 0; i < ms->nlisten; i++)
+		sel[i] = argc <= 1;
+	for (k = 1; k < argc; k++) {
+		if (strcasecmp(argv[k], "all") == 0) {
+			for (i = 0; i < ms->nlisten; i++)
+				sel[i] = 1;
+			continue;
+		}
+		found = 0;
+		for (i = 0; i < ms->nlisten; i++) {
+			if (strcmp(ms->cfg->listeners[i].name, argv[k]) == 0) {
+				sel[i] = 1;
+				found = 1;
+			}
+		}
+		if (!found) {
+			snprintf(err, errlen, "no listener named '%s'", argv[k]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- children ---- */
@@ -396,6 +480,10 @@ spawn_child(struct child *c)
 	opts.file = path;
 	opts.args = args;
 	opts.exit_cb = child_exited;
+	/* A session of its own: Ctrl-C or a signal to master's process group
+	 * must not reach the children, which master drains in order.  A child
+	 * whose master dies exits when its channel closes. */
+	opts.flags = UV_PROCESS_DETACHED;
 	opts.stdio = stdio;
 	opts.stdio_count = nstdio;
 	c->proc.data = c;
@@ -672,6 +760,13 @@ pending_finish(struct pending *p)
 		info_rec(&p->reply, "Status as of", "%lld", (long long)time(NULL));
 		info_rec(&p->reply, "Up since", "%lld", (long long)ms->started);
 		info_rec(&p->reply, "Hostname", "%s", ms->cfg->hostname);
+		{
+			size_t i, nsusp = 0;
+			for (i = 0; i < ms->nlisten; i++)
+				nsusp += ms->suspended[i] ? 1 : 0;
+			info_rec(&p->reply, "Receiving suspended", "%s", nsusp == 0 ? "no" :
+			    nsusp == ms->nlisten ? "all" : "some");
+		}
 	}
 	client_reply(p->client, p->client_reqid, &p->reply);
 	client_unref(p->client);
@@ -815,20 +910,70 @@ ctl_request(struct ctl_client *cl, uint32_t reqid, int argc, char **argv)
 		ctl_reply_free(&r);
 		fan_out(ms, cl, reqid, argc, argv, 1u << PROC_QMGR, argv, argc);
 		return;
-	} else if (strcmp(cmd, "suspendlistener") == 0) {
-		ctl_reply_free(&r);
-		fan_out(ms, cl, reqid, argc, argv, 1u << PROC_SMTPD, argv, argc);
-		log_info("receiving suspended%s%s", argc > 1 ? " for " : "", argc > 1 ? argv[1] : "");
-		return;
-	} else if (strcmp(cmd, "resumelistener") == 0 || strcmp(cmd, "resumelister") == 0) {
+	} else if (strcmp(cmd, "suspendlistener") == 0 || strcmp(cmd, "resumelistener") == 0 ||
+	    strcmp(cmd, "resumelister") == 0) {
+		int *sel = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *sel);
+		int suspend = cmd[0] == 's', changed = 0;
 		size_t i;
-		/* smtpd closed its listening handles; new smtpd processes get
-		 * them back from master's open sockets. */
-		for (i = 0; i < ms->nchildren; i++)
-			if (ms->children[i].kind == PROC_SMTPD && ms->children[i].running)
-				send_drain(&ms->children[i], ms->cfg->drain_delay);
-		ctl_reply_message(&r, "Receiving resumed.");
-		log_info("receiving resumed: restarting smtpd with all listeners");
+
+		if (select_listeners(ms, argc, argv, sel, err, sizeof err) < 0) {
+			ctl_reply_error(&r, "%s", err);
+			free(sel);
+			client_reply(cl, reqid, &r);
+			return;
+		}
+		for (i = 0; i < ms->nlisten; i++) {
+			if (!sel[i] || ms->suspended[i] == suspend)
+				continue;
+			if (suspend) {
+				/* smtpd closes its copy below; once master's is
+				 * closed too, the kernel refuses connections. */
+				if (ms->listen_fds[i] >= 0)
+					close(ms->listen_fds[i]);
+				ms->listen_fds[i] = -1;
+			} else if ((ms->listen_fds[i] = open_listener(&ms->cfg->listeners[i], err,
+			    sizeof err)) < 0) {
+				ctl_reply_error(&r, "%s", err);
+				log_crit("resumelistener: %s", err);
+				continue;
+			}
+			ms->suspended[i] = suspend;
+			changed = 1;
+			log_info("listener %s %s", ms->cfg->listeners[i].name,
+			    suspend ? "suspended: not accepting connections" : "resumed");
+		}
+		if (changed && save_listener_state(ms) < 0)
+			ctl_reply_error(&r, "listener state not saved (see sallyportd.log)");
+		if (r.status == 0)
+			ctl_reply_message(&r, suspend ? "Receiving suspended." : "Receiving resumed.");
+		if (changed && suspend) {
+			/* Tell every smtpd to close the suspended listeners. */
+			char **names = xcalloc(ms->nlisten + 2, sizeof *names);
+			int n = 1;
+			struct buf b;
+
+			names[0] = "suspendlistener";
+			for (i = 0; i < ms->nlisten; i++)
+				if (ms->suspended[i])
+					names[n++] = ms->cfg->listeners[i].name;
+			buf_init(&b, 0);
+			for (i = 0; i < ms->nchildren; i++) {
+				struct child *c = &ms->children[i];
+				if (c->kind == PROC_SMTPD && c->running && c->chan) {
+					ctl_encode_request(&b, 0, n, names);
+					ipc_conn_send(c->chan, &b);
+				}
+			}
+			buf_free(&b);
+			free(names);
+		} else if (changed) {
+			/* smtpd cannot get a socket back: replace each one, after
+			 * its sessions finish, with one that inherits them all. */
+			for (i = 0; i < ms->nchildren; i++)
+				if (ms->children[i].kind == PROC_SMTPD && ms->children[i].running)
+					send_drain(&ms->children[i], ms->cfg->drain_delay);
+		}
+		free(sel);
 	} else {
 		ctl_reply_error(&r, "unknown command '%s' (try 'sallyctl --help')", cmd);
 	}
@@ -998,7 +1143,15 @@ main(int argc, char **argv)
 	log_also_stderr(foreground);
 	ms->nlisten = ms->cfg->nlisteners;
 	ms->listen_fds = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *ms->listen_fds);
+	ms->suspended = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *ms->suspended);
+	load_listener_state(ms);
 	for (i = 0; i < ms->nlisten; i++) {
+		if (ms->suspended[i]) {
+			ms->listen_fds[i] = -1;
+			log_info("listener %s suspended (kept across restarts; 'sallyctl "
+			    "resumelistener' resumes it)", ms->cfg->listeners[i].name);
+			continue;
+		}
 		if ((ms->listen_fds[i] = open_listener(&ms->cfg->listeners[i], err, sizeof err)) < 0)
 			log_fatal("%s", err);
 		log_info("listener %s on %s port %u (%s)", ms->cfg->listeners[i].name,

@@ -515,8 +515,9 @@ drain_check(struct qmgr *q)
 	if (busy && qmgr_now() < q->drain_deadline)
 		return;
 	qmgr_persist_counters(q);
+	log_info("queue closed after %llu group commit(s); qmgr exits",
+	    (unsigned long long)store_commits(q->store));
 	store_close(q->store);
-	log_info("queue closed; qmgr exits");
 	exit(0);
 }
 
