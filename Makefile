@@ -27,7 +27,7 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
-FLAGS_STAMP := $(ALL_CFLAGS) $(LDFLAGS)
+FLAGS_STAMP := $(ALL_CFLAGS) $(LDFLAGS) $(libexecdir)
 
 # program name : source directory : file holding main()
 PROGRAMS := sallyportd:master:sallyportd smtpd:smtpd:smtpd qmgr:qmgr:qmgr \
@@ -108,7 +108,7 @@ bench: deps
 	$(MAKE) all
 	t/bench/run-bench $(if $(N),-n $(N)) $(if $(M),-m $(M)) $(if $(S),-s $(S))
 
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz: config.mk
 	@mkdir -p $(BUILD)/fuzz
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
@@ -125,7 +125,7 @@ install: all
 	install -m 644 man/*.8 $(DESTDIR)$(mandir)/man8/
 	install -m 644 man/*.5 $(DESTDIR)$(mandir)/man5/
 	install -d $(DESTDIR)/lib/systemd/system
-	install -m 644 etc/sallyport.service $(DESTDIR)/lib/systemd/system/
+	sed 's|/usr/local/sbin|$(sbindir)|g' etc/sallyport.service > $(DESTDIR)/lib/systemd/system/sallyport.service
 
 clean:
 	rm -rf $(BUILD)
