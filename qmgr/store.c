@@ -331,6 +331,17 @@ fail:
 	return NULL;
 }
 
+static void
+store_async_closed(uv_handle_t *h)
+{
+	struct store *s = h->data;
+
+	free(s->spool);
+	free(s);
+}
+
+/* The struct goes once libuv has let go of the async handle, on a later
+ * turn of the loop; the environment is closed at once. */
 void
 store_close(struct store *s)
 {
@@ -340,10 +351,8 @@ store_close(struct store *s)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->writer, NULL);
 	store_async_cb(&s->async);
-	uv_close((uv_handle_t *)&s->async, NULL);
 	mdb_env_close(s->env);
-	free(s->spool);
-	free(s);
+	uv_close((uv_handle_t *)&s->async, store_async_closed);
 }
 
 int

@@ -46,6 +46,7 @@ struct store;
 
 struct store	*store_open(uv_loop_t *loop, const char *spool, uint64_t map_size,
 		    char *err, size_t errlen);
+/* Closes the queue; the struct is freed on a later turn of the loop. */
 void		 store_close(struct store *s);
 void		 store_submit(struct store *s, struct qop *op);
 struct qop	*qop_new(enum qop_kind kind, uint32_t mid);

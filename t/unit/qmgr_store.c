@@ -165,6 +165,7 @@ main(void)
 	is(sc.n, 3, "three messages survive reopen");
 	ok(store_meta_get(s, "next.mid", &v) == 0 && v == 1234, "meta survives reopen");
 	store_close(s);
+	uv_run(loop, UV_RUN_NOWAIT);	/* let libuv finish closing */
 	buf_free(&b);
 	{
 		char cmd[128];
