@@ -106,6 +106,7 @@ struct sink {
 	uint64_t	 rcpt_commands;
 	uint64_t	 drops_done;
 	uint64_t	 next_session_id;
+	uint64_t	 nsessions, peak_sessions;	/* concurrent, for limit tests */
 	struct session	*sessions;
 	int		 stopping;
 };
@@ -851,6 +852,7 @@ session_free_cb(uv_handle_t *h)
 {
 	struct session *s = (struct session *)h;
 
+	s->sink->nsessions--;
 	buf_free(&s->from);
 	buf_free(&s->rcpts);
 	buf_free(&s->out);
@@ -890,6 +892,8 @@ on_connection(uv_stream_t *server, int status)
 	s = xcalloc(1, sizeof *s);
 	s->sink = k;
 	s->id = ++k->next_session_id;
+	if (++k->nsessions > k->peak_sessions)
+		k->peak_sessions = k->nsessions;
 	s->bodyfd = -1;
 	buf_init(&s->from, SINK_ADDR_MAX);
 	buf_init(&s->rcpts, 0);
@@ -1106,6 +1110,7 @@ main(int argc, char **argv)
 	if (k->countfd >= 0)
 		close(k->countfd);
 	printf("received %" PRIu64 " messages\n", k->accepted);
+	printf("peak %" PRIu64 " concurrent sessions\n", k->peak_sessions);
 	fflush(stdout);
 	return 0;
 }

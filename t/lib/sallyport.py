@@ -586,6 +586,8 @@ class Sink:
         rc, _ = stop_process(self.proc, timeout)
         m = re.findall(r'received (\d+) messages', _tail(self.outfile, 5))
         self.received = int(m[-1]) if m and rc == 0 else None
+        m = re.findall(r'peak (\d+) concurrent sessions', _tail(self.outfile, 5))
+        self.peak_sessions = int(m[-1]) if m and rc == 0 else None
         return rc
 
     def alive(self):
