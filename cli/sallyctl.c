@@ -1,17 +1,26 @@
 /*
  * sallyctl - the Sallyport administration CLI.
  *
- * Sends one command to sallyportd's control socket and prints the answer,
- * in the spec's text layouts (spec/cli-monitoring-queue-snmp.md) or, with
- * --json, as JSON with the same data.  Finds the socket through the same
- * config file as sallyportd (-c FILE; default: the built-in config).
+ * Sends commands to sallyportd's control socket and prints the answers in
+ * the spec's text layouts (format.c) or, with --json, as JSON with the same
+ * data.  Finds the socket through the same config file as sallyportd (-c
+ * FILE; default: the built-in config).  Every command works from its
+ * arguments alone; an argument left out is asked for when stdin is a
+ * terminal (the spec's prompts), and otherwise takes the spec's default.
+ * Confirmations default to No; --yes answers them.  With no command,
+ * sallyctl is an interactive shell (libedit) with the prompt
+ * "<hostname>> ".
  *
  * Not for: changing anything itself; every action happens in the daemons.
+ * The exception is findevent, which reads the log files (findevent.c).
  */
 #include <errno.h>
+#include <histedit.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -20,28 +29,60 @@
 #include "buf.h"
 #include "config.h"
 #include "ctl.h"
+#include "findevent.h"
+#include "format.h"
 #include "ipc.h"
 #include "proto.h"
 #include "xalloc.h"
 
+#define LINE_MAX_INPUT	1024
+
 static const char usage[] =
-    "usage: sallyctl [-c FILE] [--json] COMMAND [ARGS]\n"
+    "usage: sallyctl [-c FILE] [--json] [--yes] [COMMAND [ARGS]]\n"
+    "With no command: an interactive shell ('help' lists the commands).\n"
     "Commands:\n"
-    "  status                      counters and gauges\n"
+    "  status [detail]             counters and gauges (detail: and rates)\n"
+    "  hoststatus DOMAIN           one destination: counters, DNS, last errors\n"
+    "  tophosts [1-5]              top 20 destinations (sort: 1 active, 2 conn. out,\n"
+    "                              3 delivered, 4 soft bounced, 5 hard bounced)\n"
+    "  rate [SECONDS [COUNT]]      activity every SECONDS (default 10) until Ctrl-C\n"
+    "  hostrate DOMAIN [SECONDS [COUNT]]\n"
+    "  dnsstatus | dnsflush        DNS cache counters | empty the DNS cache\n"
+    "  tcpservices                 listening sockets of the gateway\n"
     "  showrecipients [all | host DOMAIN | from ADDRESS]\n"
-    "                              recipients in the delivery queue\n"
+    "  deleterecipients [all | host DOMAIN | from ADDRESS]\n"
+    "  bouncerecipients [all | host DOMAIN | from ADDRESS]\n"
+    "  redirectrecipients HOST[:PORT]\n"
     "  delivernow [DOMAIN | all]   retry deferred mail now\n"
-    "  suspenddel [DOMAIN ...]     suspend delivery (all, or some domains)\n"
-    "  resumedel [DOMAIN ...]      resume delivery\n"
-    "  suspendlistener [NAME ...]  stop receiving on listeners (all by default)\n"
-    "  resumelistener              receive again on every listener\n"
-    "  resetcounters               reset the Reset column of the counters\n"
-    "  commit                      reload the configuration (refused if invalid)\n"
-    "  version                     version of the running gateway\n"
+    "  suspenddel [SECONDS] [DOMAIN ...] | resumedel [DOMAIN ...]\n"
+    "  suspendlistener [NAME ...] | resumelistener\n"
+    "  suspend [SECONDS] | resume  receiving and delivery together\n"
+    "  workqueue [status | pause [REASON] | resume | rate]\n"
+    "  showmessage MID | oldmessage | removemessage MID | archivemessage MID\n"
+    "  findevent from|to|subject REGEX | mid MID  [current | all]\n"
+    "  resetcounters | commit | version\n"
     "Options:\n"
     "  -c FILE   the gateway's configuration file (to find its control socket)\n"
     "  --json    print the answer as JSON\n"
+    "  --yes     answer yes to confirmations\n"
     "  -h        this help; see sallyctl(8)\n";
+
+struct cli {
+	struct config	*cfg;
+	char		*sock;
+	int		 json;
+	int		 yes;
+	int		 tty;		/* stdin is a terminal: prompt for what is missing */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 /* ---- talking to master ---- */
 
@@ -63,7 +104,7 @@ read_full(int fd, void *p, size_t n)
 }
 
 static int
-request(const char *sockpath, int argc, char **argv, struct ctl_result *res)
+request(struct cli *c, int argc, char **argv, struct ctl_result *res)
 {
 	struct sockaddr_un sun;
 	unsigned char hbuf[IPC_HDR_LEN], *payload;
@@ -73,16 +114,16 @@ request(const char *sockpath, int argc, char **argv, struct ctl_result *res)
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	if (strlen(sockpath) >= sizeof sun.sun_path) {
-		fprintf(stderr, "sallyctl: control socket path too long: %s\n", sockpath);
+	if (strlen(c->sock) >= sizeof sun.sun_path) {
+		fprintf(stderr, "sallyctl: control socket path too long: %s\n", c->sock);
 		return -1;
 	}
-	memcpy(sun.sun_path, sockpath, strlen(sockpath) + 1);
+	memcpy(sun.sun_path, c->sock, strlen(c->sock) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
 		fprintf(stderr, "sallyctl: cannot reach sallyportd at %s: %s\n"
 		    "(is it running? is -c the same file it was started with?)\n",
-		    sockpath, strerror(errno));
+		    c->sock, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -90,7 +131,7 @@ request(const char *sockpath, int argc, char **argv, struct ctl_result *res)
 	buf_init(&b, 0);
 	ctl_encode_request(&b, 1, argc, argv);
 	if (write(fd, b.data, b.len) != (ssize_t)b.len) {
-		fprintf(stderr, "sallyctl: write to %s: %s\n", sockpath, strerror(errno));
+		fprintf(stderr, "sallyctl: write to %s: %s\n", c->sock, strerror(errno));
 		close(fd);
 		buf_free(&b);
 		return -1;
@@ -114,251 +155,787 @@ request(const char *sockpath, int argc, char **argv, struct ctl_result *res)
 	return 0;
 }
 
-/* ---- formatting ---- */
+/* ---- prompts ---- */
 
-static const char *
-commas(const char *digits, char *out, size_t outlen)
+/* Reads one line (bounded) after printing the prompt; NULL at EOF. */
+static char *
+ask(const char *prompt, const char *def, char *out, size_t outlen)
 {
-	size_t n = strlen(digits), i, o = 0;
+	size_t n;
 
-	for (i = 0; i < n && o + 2 < outlen; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
+	printf("%s", prompt);
+	fflush(stdout);
+	if (fgets(out, (int)outlen, stdin) == NULL)
+		return NULL;
+	n = strcspn(out, "\r\n");
+	if (out[n] == '\0' && n == outlen - 1) {
+		int ch;
+		while ((ch = getchar()) != EOF && ch != '\n')
+			;
 	}
-	out[o] = '\0';
+	out[n] = '\0';
+	if (out[0] == '\0' && def)
+		snprintf(out, outlen, "%s", def);
 	return out;
 }
 
-static const struct ctl_record *
-find_rec(const struct ctl_result *res, const char *section, const char *name)
+/* A confirmation: --yes, else the answer read from stdin; default No. */
+static int
+confirm(struct cli *c, const char *question)
 {
-	size_t i;
+	char line[64];
 
-	for (i = 0; i < res->nrec; i++) {
-		const char *s = ctl_record_get(&res->recs[i], "section");
-		const char *n = ctl_record_get(&res->recs[i], "name");
-		if (s && n && strcmp(s, section) == 0 && strcmp(n, name) == 0)
-			return &res->recs[i];
+	if (c->yes)
+		return 1;
+	printf("%s", question);
+	fflush(stdout);
+	if (fgets(line, sizeof line, stdin) == NULL) {
+		printf("\n");
+		return 0;
 	}
-	return NULL;
+	return line[0] == 'y' || line[0] == 'Y';
 }
 
-static const char *
-rec_val(const struct ctl_result *res, const char *section, const char *name, const char *key)
-{
-	const struct ctl_record *r = find_rec(res, section, name);
-	const char *v = r ? ctl_record_get(r, key) : NULL;
+/* ---- commands ---- */
 
-	return v ? v : "0";
+static int
+print_reply(struct cli *c, const char *cmd, struct ctl_result *res,
+    void (*fmt)(FILE *, const struct ctl_result *))
+{
+	if (c->json)
+		fmt_json(stdout, cmd, res);
+	else if (res->status != 0)
+		fprintf(stderr, "sallyctl: %s\n", res->message);
+	else {
+		if (fmt)
+			fmt(stdout, res);
+		if (res->message && res->message[0])
+			printf("%s\n", res->message);
+	}
+	return res->status == 0 ? 0 : 1;
+}
+
+/* Sends argv and prints the answer with fmt (NULL: the message only). */
+static int
+simple(struct cli *c, int argc, char **argv, void (*fmt)(FILE *, const struct ctl_result *))
+{
+	struct ctl_result res;
+	int rc;
+
+	if (request(c, argc, argv, &res) < 0)
+		return 1;
+	rc = print_reply(c, argv[0], &res, fmt);
+	ctl_result_free(&res);
+	return rc;
 }
 
 static void
-fmt_time(time_t t, char *out, size_t len)
+fmt_status_plain(FILE *fp, const struct ctl_result *res)
 {
+	fmt_status(fp, res, 0);
+}
+
+static void
+fmt_status_detail(FILE *fp, const struct ctl_result *res)
+{
+	fmt_status(fp, res, 1);
+}
+
+/* Selection for show/delete/bounce recipients: all, host D, from A. */
+static int
+select_recipients(struct cli *c, const char *verb, int argc, char **argv, char *mode,
+    size_t modelen, char *arg, size_t arglen)
+{
+	char line[LINE_MAX_INPUT];
+
+	arg[0] = '\0';
+	if (argc > 1) {
+		snprintf(mode, modelen, "%s", argv[1]);
+		if (argc > 2)
+			snprintf(arg, arglen, "%s", argv[2]);
+	} else if (c->tty) {
+		printf("Please select how you would like to %s messages:\n1. By recipient host.\n"
+		    "2. By Envelope From address.\n3. All.\n", verb);
+		if (ask("[1]> ", "1", line, sizeof line) == NULL)
+			return -1;
+		snprintf(mode, modelen, "%s", line[0] == '3' ? "all" : line[0] == '2' ? "from" : "host");
+	} else
+		snprintf(mode, modelen, "all");
+	if (strcmp(mode, "all") != 0 && strcmp(mode, "host") != 0 && strcmp(mode, "from") != 0) {
+		fprintf(stderr, "sallyctl: %s: select all, host DOMAIN or from ADDRESS\n", argv[0]);
+		return -1;
+	}
+	if (strcmp(mode, "all") != 0 && arg[0] == '\0') {
+		if (!c->tty) {
+			fprintf(stderr, "sallyctl: %s %s: which %s?\n", argv[0], mode,
+			    strcmp(mode, "host") == 0 ? "domain" : "address");
+			return -1;
+		}
+		if (strcmp(mode, "host") == 0)
+			printf("Please enter the hostname for the messages you wish to %s.\n", verb);
+		else
+			printf("Please enter the Envelope From address for the messages you wish to "
+			    "%s.\n", verb);
+		if (ask("[]> ", NULL, arg, arglen) == NULL || arg[0] == '\0')
+			return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_showrecipients(struct cli *c, int argc, char **argv)
+{
+	char mode[16], arg[LINE_MAX_INPUT];
+	char *av[3];
+
+	if (select_recipients(c, "show", argc, argv, mode, sizeof mode, arg, sizeof arg) < 0)
+		return 1;
+	av[0] = argv[0];
+	av[1] = mode;
+	av[2] = arg;
+	if (c->tty && !c->json)
+		printf("Showing messages, please wait.\n");
+	return simple(c, strcmp(mode, "all") == 0 ? 2 : 3, av, fmt_showrecipients);
+}
+
+/* deleterecipients, bouncerecipients. */
+static int
+cmd_remove_recipients(struct cli *c, int argc, char **argv)
+{
+	int bounce = strcmp(argv[0], "bouncerecipients") == 0;
+	const char *verb = bounce ? "bounce" : "delete";
+	char mode[16], arg[LINE_MAX_INPUT], q[LINE_MAX_INPUT + 200];
+	char *av[3];
+
+	if (select_recipients(c, verb, argc, argv, mode, sizeof mode, arg, sizeof arg) < 0)
+		return 1;
+	if (strcmp(mode, "host") == 0)
+		snprintf(q, sizeof q, "Are you sure you want to %s all messages being delivered to "
+		    "\"%s\"? [N]> ", verb, arg);
+	else if (strcmp(mode, "from") == 0)
+		snprintf(q, sizeof q, "Are you sure you want to %s all messages with the Envelope "
+		    "From address of\n\"%s\"? [N]> ", verb, arg);
+	else if (bounce)
+		snprintf(q, sizeof q, "Are you sure you want to bounce all messages in the queue? "
+		    "[N]> ");
+	else
+		snprintf(q, sizeof q, "Are you sure you want to delete all messages in the delivery "
+		    "queue (all active recipients)?\n[N]> ");
+	if (!confirm(c, q))
+		return 1;
+	av[0] = argv[0];
+	av[1] = mode;
+	av[2] = arg;
+	if (!c->json)
+		printf("%s messages, please wait.\n", bounce ? "Bouncing" : "Deleting");
+	return simple(c, strcmp(mode, "all") == 0 ? 2 : 3, av, NULL);
+}
+
+static int
+cmd_redirect(struct cli *c, int argc, char **argv)
+{
+	char host[LINE_MAX_INPUT], q[LINE_MAX_INPUT + 100];
+	char *av[2];
+
+	if (argc > 1)
+		snprintf(host, sizeof host, "%s", argv[1]);
+	else if (!c->tty || (printf("Please enter the hostname or IP address of the machine you "
+	    "want to send all mail to.\n"), ask("[]> ", NULL, host, sizeof host)) == NULL ||
+	    host[0] == '\0') {
+		fprintf(stderr, "sallyctl: redirectrecipients: which host?\n");
+		return 1;
+	}
+	if (!c->json)
+		printf("WARNING: redirecting recipients to a host or IP address that is not prepared "
+		    "to accept\nlarge volumes of SMTP mail from this host will cause messages to "
+		    "bounce and possibly\nresult in the loss of mail.\n");
+	snprintf(q, sizeof q, "Are you sure you want to redirect all mail in the queue to \"%s\"? "
+	    "[N]> ", host);
+	if (!confirm(c, q))
+		return 1;
+	if (!c->json)
+		printf("Redirecting messages, please wait.\n");
+	av[0] = argv[0];
+	av[1] = host;
+	return simple(c, 2, av, NULL);
+}
+
+/* Argument 1 or a prompt with a default (NULL when there is none). */
+static const char *
+arg_or_ask(struct cli *c, int argc, char **argv, int i, const char *prompt, const char *bracket,
+    const char *def, char *buf, size_t len)
+{
+	if (argc > i)
+		return argv[i];
+	if (!c->tty)
+		return def;
+	printf("%s", prompt);
+	if (ask(bracket, def, buf, len) == NULL)
+		return NULL;
+	return buf[0] ? buf : def;
+}
+
+static int
+cmd_hoststatus(struct cli *c, int argc, char **argv)
+{
+	char buf[LINE_MAX_INPUT];
+	const char *host = arg_or_ask(c, argc, argv, 1, "Recipient host:\n", "[]> ", NULL, buf,
+	    sizeof buf);
+	char *av[2];
+
+	if (host == NULL || *host == '\0') {
+		fprintf(stderr, "sallyctl: hoststatus: which recipient host?\n");
+		return 1;
+	}
+	av[0] = argv[0];
+	av[1] = (char *)host;
+	return simple(c, 2, av, fmt_hoststatus);
+}
+
+static int
+cmd_tophosts(struct cli *c, int argc, char **argv)
+{
+	char buf[64];
+	const char *sort = arg_or_ask(c, argc, argv, 1, "Sort results by:\n1. Active Recipients\n"
+	    "2. Connections Out\n3. Delivered Recipients\n4. Soft Bounced Events\n"
+	    "5. Hard Bounced Recipients\n", "[1]> ", "1", buf, sizeof buf);
+	char *av[2];
+
+	av[0] = argv[0];
+	av[1] = (char *)(sort ? sort : "1");
+	return simple(c, 2, av, fmt_tophosts);
+}
+
+static void
+sleep_until(struct timespec *next)
+{
+	while (!interrupted && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) == EINTR)
+		;
+}
+
+/* rate, hostrate: a row every interval until Ctrl-C (or COUNT rows). */
+static int
+cmd_rate(struct cli *c, int argc, char **argv)
+{
+	int host = strcmp(argv[0], "hostrate") == 0, base = host ? 2 : 1;
+	char hbuf[LINE_MAX_INPUT], ibuf[32];
+	const char *dom = NULL, *ival;
+	struct ctl_result res, prev;
+	struct sigaction sa, old;
+	struct timespec next;
+	long interval, count, n;
+	char *av[2];
+	int have_prev = 0, rc = 0;
+
+	if (host) {
+		dom = arg_or_ask(c, argc, argv, 1, "Recipient host:\n", "[]> ", NULL, hbuf, sizeof hbuf);
+		if (dom == NULL || *dom == '\0') {
+			fprintf(stderr, "sallyctl: hostrate: which recipient host?\n");
+			return 1;
+		}
+	}
+	ival = arg_or_ask(c, argc, argv, base, "Enter the number of seconds between displays.\n",
+	    "[10]> ", "10", ibuf, sizeof ibuf);
+	interval = strtol(ival ? ival : "10", NULL, 10);
+	if (interval < 1 || interval > 3600) {
+		fprintf(stderr, "sallyctl: %s: the interval is 1 to 3600 seconds\n", argv[0]);
+		return 1;
+	}
+	count = argc > base + 1 ? strtol(argv[base + 1], NULL, 10) : -1;
+	av[0] = host ? "hoststatus" : "status";
+	av[1] = (char *)dom;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, &old);
+	interrupted = 0;
+	if (!c->json)
+		printf("Hit Ctrl-C to return to the main prompt.\n");
+	if (!c->json && !host)
+		fmt_rate_header(stdout);
+	else if (!c->json)
+		fmt_hostrate_header(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (n = 0; !interrupted && (count < 0 || n < count); n++) {
+		if (request(c, host ? 2 : 1, av, &res) < 0) {
+			rc = 1;
+			break;
+		}
+		if (res.status != 0) {
+			rc = print_reply(c, argv[0], &res, NULL);
+			ctl_result_free(&res);
+			break;
+		}
+		if (c->json)
+			fmt_json(stdout, argv[0], &res);
+		else if (host)
+			fmt_hostrate_row(stdout, &res, have_prev ? &prev : NULL);
+		else
+			fmt_rate_row(stdout, &res, have_prev ? &prev : NULL);
+		fflush(stdout);
+		if (have_prev)
+			ctl_result_free(&prev);
+		prev = res;
+		have_prev = 1;
+		if (count >= 0 && n + 1 >= count)
+			break;
+		/* Absolute deadlines: the rows do not drift. */
+		next.tv_sec += interval;
+		sleep_until(&next);
+	}
+	if (have_prev)
+		ctl_result_free(&prev);
+	if (interrupted && !c->json)
+		printf("^C\n");
+	sigaction(SIGINT, &old, NULL);
+	return rc;
+}
+
+static int
+cmd_suspenddel(struct cli *c, int argc, char **argv, int with_listeners)
+{
+	char buf[32], **av;
+	const char *secs = NULL;
+	long delay, waited;
+	int i, n = 1, rc, first = 1;
+	struct ctl_result res;
+
+	if (argc > 1 && argv[1][0] != '\0' && strspn(argv[1], "0123456789") == strlen(argv[1])) {
+		secs = argv[1];
+		first = 2;
+	} else
+		secs = arg_or_ask(c, 1, argv, 1, "Enter the number of seconds to wait before abruptly "
+		    "closing connections.\n", "[30]> ", "30", buf, sizeof buf);
+	delay = strtol(secs ? secs : "30", NULL, 10);
+	if (delay < 0 || delay > 86400) {
+		fprintf(stderr, "sallyctl: %s: the delay is 0 to 86400 seconds\n", argv[0]);
+		return 1;
+	}
+	if (with_listeners) {
+		char *lv[1] = { "suspendlistener" };
+		if ((rc = simple(c, 1, lv, NULL)) != 0)
+			return rc;
+	}
+	av = xcalloc((size_t)argc + 2, sizeof *av);
+	av[0] = "suspenddel";
+	snprintf(buf, sizeof buf, "%ld", delay);
+	av[n++] = buf;
+	for (i = first; i < argc; i++)
+		av[n++] = argv[i];
+	if (request(c, n, av, &res) < 0) {
+		free(av);
+		return 1;
+	}
+	free(av);
+	if (res.status != 0 || c->json) {
+		rc = print_reply(c, argv[0], &res, NULL);
+		ctl_result_free(&res);
+		return rc;
+	}
+	ctl_result_free(&res);
+	printf("Waiting for outgoing deliveries to finish...\n");
+	fflush(stdout);
+	/* qmgr starts no new delivery; wait for those in flight. */
+	for (waited = 0; waited <= delay * 10; waited++) {
+		char *sv[1] = { "status" };
+		unsigned long long out;
+
+		if (request(c, 1, sv, &res) < 0)
+			return 1;
+		out = strtoull(fmt_val(&res, "gauge", "Current Outbound Conn.", "current"), NULL, 10) +
+		    strtoull(fmt_val(&res, "info", "Deliveries In Flight", "value"), NULL, 10);
+		ctl_result_free(&res);
+		if (out == 0)
+			break;
+		usleep(100000);
+	}
+	printf("Mail delivery suspended.\n");
+	return 0;
+}
+
+static int
+cmd_workqueue(struct cli *c, int argc, char **argv)
+{
+	char buf[LINE_MAX_INPUT], reason[LINE_MAX_INPUT];
+	const char *op;
+	char *av[3];
+	int rc;
+
+	if (argc > 1)
+		op = argv[1];
+	else if (c->tty) {
+		char *sv[2] = { "workqueue", "status" };
+		if ((rc = simple(c, 2, sv, fmt_workqueue)) != 0)
+			return rc;
+		printf("Choose the operation you want to perform:\n- STATUS - Display work queue "
+		    "status\n- PAUSE - Pause the work queue\n- RESUME - Resume the work queue\n"
+		    "- RATE - Display work queue statistics over time\n");
+		if (ask("[]> ", "status", buf, sizeof buf) == NULL)
+			return 1;
+		op = buf;
+	} else
+		op = "status";
+	av[0] = argv[0];
+	av[1] = (char *)op;
+	if (strcasecmp(op, "pause") == 0) {
+		if (!confirm(c, "Manually pause work queue? This will only affect unprocessed messages. "
+		    "[N]> "))
+			return 1;
+		if (argc > 2)
+			snprintf(reason, sizeof reason, "%s", argv[2]);
+		else if (!c->tty || (printf("Reason for pausing work queue:\n"),
+		    ask("[]> ", "", reason, sizeof reason)) == NULL)
+			reason[0] = '\0';
+		av[1] = "pause";
+		av[2] = reason;
+		return simple(c, 3, av, fmt_workqueue);
+	}
+	if (strcasecmp(op, "resume") == 0)
+		av[1] = "resume";
+	else if (strcasecmp(op, "rate") == 0)
+		av[1] = "rate";
+	else if (strcasecmp(op, "status") == 0)
+		av[1] = "status";
+	else {
+		fprintf(stderr, "sallyctl: workqueue: status, pause [REASON], resume or rate\n");
+		return 1;
+	}
+	return simple(c, 2, av, fmt_workqueue);
+}
+
+static int
+cmd_mid(struct cli *c, int argc, char **argv)
+{
+	char buf[32], q[128];
+	int archive = strcmp(argv[0], "archivemessage") == 0;
+	int remove = strcmp(argv[0], "removemessage") == 0;
+	const char *mid = arg_or_ask(c, argc, argv, 1, archive ? "Enter the MID to archive and "
+	    "remove.\n" : remove ? "Enter the MID to remove.\n" : "Enter the MID to show.\n",
+	    "[0]> ", NULL, buf, sizeof buf);
+	char *av[2];
+
+	if (mid == NULL || strspn(mid, "0123456789") != strlen(mid) || *mid == '\0') {
+		fprintf(stderr, "sallyctl: %s: give a MID (a number)\n", argv[0]);
+		return 1;
+	}
+	snprintf(q, sizeof q, "Are you sure you want to remove MID %s? [N]> ", mid);
+	if (remove && !confirm(c, q))
+		return 1;
+	av[0] = argv[0];
+	av[1] = (char *)mid;
+	return simple(c, 2, av, strcmp(argv[0], "showmessage") == 0 ? fmt_oldmessage : NULL);
+}
+
+static void
+fmt_resetcounters(FILE *fp, const struct ctl_result *res)
+{
+	time_t t = (time_t)strtoll(fmt_val(res, "info", "Last counter reset", "value"), NULL, 10);
 	struct tm tm;
+	char s[64];
 
 	localtime_r(&t, &tm);
-	strftime(out, len, "%a %b %d %H:%M:%S %Y %Z", &tm);
+	strftime(s, sizeof s, "%a %b %d %H:%M:%S %Y", &tm);
+	fprintf(fp, "Counters reset: %s\n", s);
 }
 
-static void
-fmt_uptime(unsigned long long s, char *out, size_t len)
+static int
+cmd_findevent(struct cli *c, int argc, char **argv)
 {
-	unsigned long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+	char tbuf[16], rbuf[LINE_MAX_INPUT], sbuf[16];
+	const char *type, *re, *set;
 
-	if (d)
-		snprintf(out, len, "%llud %lluh %llum %llus", d, h, m, sec);
-	else
-		snprintf(out, len, "%lluh %llum %llus", h, m, sec);
-}
-
-static void
-fmt_age(unsigned long long s, char *out, size_t len)
-{
-	static const struct { unsigned long long secs; const char *one, *many; } units[] = {
-		{ 604800, "week", "weeks" }, { 86400, "day", "days" }, { 3600, "hour", "hours" },
-		{ 60, "min", "mins" }, { 1, "sec", "secs" },
-	};
-	size_t i, o = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
-		unsigned long long n = s / units[i].secs;
-		if (n == 0)
-			continue;
-		s %= units[i].secs;
-		o += (size_t)snprintf(out + o, len - o, "%s%llu %s", o ? " " : "", n,
-		    n == 1 ? units[i].one : units[i].many);
-		if (o >= len)
-			break;
+	type = arg_or_ask(c, argc, argv, 1, "Please choose which type of search you want to "
+	    "perform:\n1. Search by envelope FROM\n2. Search by Message ID\n3. Search by Subject\n"
+	    "4. Search by envelope TO\n", "[1]> ", "1", tbuf, sizeof tbuf);
+	if (type == NULL)
+		return 1;
+	if (strcmp(type, "1") == 0)
+		type = "from";
+	else if (strcmp(type, "2") == 0)
+		type = "mid";
+	else if (strcmp(type, "3") == 0)
+		type = "subject";
+	else if (strcmp(type, "4") == 0)
+		type = "to";
+	re = arg_or_ask(c, argc, argv, 2, strcmp(type, "mid") == 0 ? "Enter the Message ID (MID) "
+	    "you want to track.\n" : "Enter the regular expression to search for.\n", "[]> ", NULL,
+	    rbuf, sizeof rbuf);
+	if (re == NULL || *re == '\0') {
+		fprintf(stderr, "sallyctl: findevent: what to search for?\n");
+		return 1;
 	}
-	if (out[0] == '\0')
-		snprintf(out, len, "0 secs");
+	set = arg_or_ask(c, argc, argv, 3, "Please choose which set of logs to search:\n"
+	    "1. All available log files\n3. Current log file\n", "[3]> ", "current", sbuf,
+	    sizeof sbuf);
+	return findevent_run(stdout, c->cfg->paths.log, type, re,
+	    set && (strcmp(set, "1") == 0 || strcmp(set, "all") == 0), c->json);
 }
 
-static void
-print_counter(const struct ctl_result *res, const char *label)
+static int run_command(struct cli *c, int argc, char **argv);
+
+/* suspendlistener / resumelistener on a terminal without names: the
+ * spec's menu ("1. All", then each listener; several with commas) and,
+ * to suspend, the drain delay. */
+static int
+cmd_listeners(struct cli *c, int argc, char **argv)
 {
-	char a[32], b[32], c[32];
-	char line[128];
-	int pad;
-
-	/* Columns end at 39, 53 and 67 as in the spec's example; a long
-	 * label pushes only its own row. */
-	snprintf(line, sizeof line, "    %s", label);
-	commas(rec_val(res, "counter", label, "reset"), a, sizeof a);
-	pad = 39 - (int)strlen(line);
-	if (pad < (int)strlen(a) + 1)
-		pad = (int)strlen(a) + 1;
-	printf("%s%*s%14s%14s\n", line, pad, a,
-	    commas(rec_val(res, "counter", label, "uptime"), b, sizeof b),
-	    commas(rec_val(res, "counter", label, "lifetime"), c, sizeof c));
-}
-
-static void
-print_id(const struct ctl_result *res, const char *label)
-{
-	char line[128];
-
-	snprintf(line, sizeof line, "    %s", label);
-	printf("%s%*s\n", line, 67 - (int)strlen(line), rec_val(res, "id", label, "value"));
-}
-
-static void
-print_gauge(const struct ctl_result *res, const char *label)
-{
-	char line[128], v[32];
-	int pad;
-
-	snprintf(line, sizeof line, "    %s", label);
-	commas(rec_val(res, "gauge", label, "current"), v, sizeof v);
-	pad = 35 - (int)strlen(line);
-	if (pad < (int)strlen(v) + 1)
-		pad = (int)strlen(v) + 1;
-	printf("%s%*s\n", line, pad, v);
-}
-
-static void
-print_status(const struct ctl_result *res)
-{
-	char t[64], u[64], age[128];
-	time_t now = (time_t)strtoll(rec_val(res, "info", "Status as of", "value"), NULL, 10);
-	time_t up = (time_t)strtoll(rec_val(res, "info", "Up since", "value"), NULL, 10);
-	time_t reset = (time_t)strtoll(rec_val(res, "info", "Last counter reset", "value"), NULL, 10);
-	unsigned long long oldest = strtoull(rec_val(res, "info", "Oldest Message", "value"), NULL, 10);
-	unsigned long long queued = strtoull(rec_val(res, "info", "Queued Messages", "value"), NULL, 10);
-	const char *dsusp = rec_val(res, "info", "Delivery suspended", "value");
-
-	printf("\n");
-	fmt_time(now, t, sizeof t);
-	printf("%-23s%s\n", "Status as of:", t);
-	fmt_time(up, t, sizeof t);
-	fmt_uptime((unsigned long long)(now - up), u, sizeof u);
-	printf("%-23s%s (%s)\n", "Up since:", t, u);
-	if (reset)
-		fmt_time(reset, t, sizeof t);
-	printf("%-23s%s\n", "Last counter reset:", reset ? t : "Never");
-	/* Receiving counts as suspended only when every listener is. */
-	{
-		const char *rsusp = rec_val(res, "info", "Receiving suspended", "value");
-		int rs = strcmp(rsusp, "all") == 0, ds = strcmp(dsusp, "all") == 0;
-		printf("%-23s%s\n", "System status:", rs && ds ? "Offline" : rs ?
-		    "Receiving Suspended" : ds ? "Delivery Suspended" : "Online");
-	}
-	if (queued)
-		fmt_age(oldest, age, sizeof age);
-	printf("%-23s%s\n", "Oldest Message:", queued ? age : "No Messages");
-	printf("\n%-34s%s%14s%14s\n", "Counters:", "Reset", "Uptime", "Lifetime");
-	printf("  Receiving\n");
-	print_counter(res, "Messages Received");
-	print_counter(res, "Recipients Received");
-	print_counter(res, "Gen. Bounce Recipients");
-	printf("  Rejection\n");
-	print_counter(res, "Rejected Recipients");
-	print_counter(res, "Dropped Messages");
-	printf("  Queue\n");
-	print_counter(res, "Soft Bounced Events");
-	printf("  Completion\n");
-	print_counter(res, "Completed Recipients");
-	print_counter(res, "Hard Bounced Recipients");
-	print_counter(res, "Delivered Recipients");
-	printf("  Current IDs\n");
-	print_id(res, "Message ID (MID)");
-	print_id(res, "Injection Conn. ID (ICID)");
-	print_id(res, "Delivery Conn. ID (DCID)");
-	printf("\n%-28s%s\n", "Gauges:", "Current");
-	printf("  Connections\n");
-	print_gauge(res, "Current Inbound Conn.");
-	print_gauge(res, "Current Outbound Conn.");
-	printf("  Queue\n");
-	print_gauge(res, "Active Recipients");
-	print_gauge(res, "Messages In Work Queue");
-	print_gauge(res, "Messages In Quarantine");
-	print_gauge(res, "Kilobytes Used");
-	print_gauge(res, "Kilobytes In Quarantine");
-	print_gauge(res, "Kilobytes Free");
-}
-
-static void
-print_showrecipients(const struct ctl_result *res)
-{
+	int suspend = argv[0][0] == 's';
+	char line[LINE_MAX_INPUT], dbuf[32], *tok, *save = NULL;
+	char *av[CTL_MAX_ARGS + 1];
 	size_t i;
+	int n = 1, rc;
 
-	if (res->nrec == 0)
-		return;
-	printf("%-9s%-9s%-26s%s\n", "MID/", "Bytes/", "Sender/", "Subject");
-	printf("%-9s%-9s%s\n", "[RID]", "[Atmps]", "Recipient");
-	for (i = 0; i < res->nrec; i++) {
-		const struct ctl_record *r = &res->recs[i];
-		char rid[32], at[32];
-		const char *s = ctl_record_get(r, "sender");
-
-		printf("%-8s %-8s %-25s %s\n", ctl_record_get(r, "mid"), ctl_record_get(r, "bytes"),
-		    s && *s ? s : "<>", ctl_record_get(r, "subject"));
-		snprintf(rid, sizeof rid, "[%s]", ctl_record_get(r, "rid"));
-		snprintf(at, sizeof at, "[%s]", ctl_record_get(r, "attempts"));
-		printf("%-8s %-8s %s\n", rid, at, ctl_record_get(r, "recipient"));
-	}
-}
-
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-static void
-print_json(const char *cmd, const struct ctl_result *res)
-{
-	size_t i, j;
-
-	printf("{\"command\": ");
-	json_str(cmd);
-	printf(", \"ok\": %s, \"message\": ", res->status == 0 ? "true" : "false");
-	json_str(res->message);
-	printf(", \"records\": [");
-	for (i = 0; i < res->nrec; i++) {
-		printf("%s{", i ? ", " : "");
-		for (j = 0; j < res->recs[i].nfield; j++) {
-			printf("%s", j ? ", " : "");
-			json_str(res->recs[i].keys[j]);
-			printf(": ");
-			json_str(res->recs[i].vals[j]);
+	if (argc > 1 || !c->tty || c->cfg->nlisteners == 0)
+		return simple(c, argc, argv, NULL);
+	printf("Choose the listener(s) you wish to %s.\nSeparate multiple entries with commas.\n"
+	    "1. All\n", suspend ? "suspend" : "resume");
+	for (i = 0; i < c->cfg->nlisteners; i++)
+		printf("%zu. %s\n", i + 2, c->cfg->listeners[i].name);
+	if (ask("[1]> ", "1", line, sizeof line) == NULL)
+		return 1;
+	av[0] = argv[0];
+	for (tok = strtok_r(line, ", ", &save); tok && n < CTL_MAX_ARGS;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		long k = strtol(tok, NULL, 10);
+		if (k == 1) {
+			n = 1;		/* All */
+			break;
 		}
-		printf("}");
+		if (k < 2 || (size_t)k > c->cfg->nlisteners + 1) {
+			fprintf(stderr, "sallyctl: no listener number %s\n", tok);
+			return 1;
+		}
+		av[n++] = c->cfg->listeners[k - 2].name;
 	}
-	printf("]}\n");
+	if (suspend) {
+		printf("Enter the number of seconds to wait before abruptly closing connections.\n");
+		if (ask("[30]> ", "30", dbuf, sizeof dbuf) == NULL)
+			return 1;
+		printf("Waiting for listeners to exit...\n");
+	}
+	av[n] = NULL;
+	rc = simple(c, n, av, NULL);
+	return rc;
+}
+
+static int
+cmd_resume(struct cli *c)
+{
+	char *lv[1] = { "resumelistener" }, *dv[1] = { "resumedel" };
+	int rc = simple(c, 1, lv, NULL);
+
+	return simple(c, 1, dv, NULL) || rc;
+}
+
+static int
+run_command(struct cli *c, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+
+	if (strcmp(cmd, "status") == 0) {
+		int detail = argc > 1 && strcmp(argv[1], "detail") == 0;
+		return simple(c, argc > 2 ? 2 : argc, argv, detail ? fmt_status_detail :
+		    fmt_status_plain);
+	}
+	if (strcmp(cmd, "hoststatus") == 0)
+		return cmd_hoststatus(c, argc, argv);
+	if (strcmp(cmd, "tophosts") == 0)
+		return cmd_tophosts(c, argc, argv);
+	if (strcmp(cmd, "rate") == 0 || strcmp(cmd, "hostrate") == 0)
+		return cmd_rate(c, argc, argv);
+	if (strcmp(cmd, "dnsstatus") == 0)
+		return simple(c, 1, argv, fmt_dnsstatus);
+	if (strcmp(cmd, "tcpservices") == 0)
+		return simple(c, 1, argv, fmt_tcpservices);
+	if (strcmp(cmd, "topin") == 0)
+		return simple(c, 1, argv, fmt_topin);
+	if (strcmp(cmd, "showrecipients") == 0)
+		return cmd_showrecipients(c, argc, argv);
+	if (strcmp(cmd, "deleterecipients") == 0 || strcmp(cmd, "bouncerecipients") == 0)
+		return cmd_remove_recipients(c, argc, argv);
+	if (strcmp(cmd, "redirectrecipients") == 0)
+		return cmd_redirect(c, argc, argv);
+	if (strcmp(cmd, "suspenddel") == 0)
+		return cmd_suspenddel(c, argc, argv, 0);
+	if (strcmp(cmd, "suspend") == 0)
+		return cmd_suspenddel(c, argc, argv, 1);
+	if (strcmp(cmd, "resume") == 0)
+		return cmd_resume(c);
+	if (strcmp(cmd, "suspendlistener") == 0 || strcmp(cmd, "resumelistener") == 0 ||
+	    strcmp(cmd, "resumelister") == 0)
+		return cmd_listeners(c, argc, argv);
+	if (strcmp(cmd, "workqueue") == 0)
+		return cmd_workqueue(c, argc, argv);
+	if (strcmp(cmd, "showmessage") == 0 || strcmp(cmd, "removemessage") == 0 ||
+	    strcmp(cmd, "archivemessage") == 0)
+		return cmd_mid(c, argc, argv);
+	if (strcmp(cmd, "oldmessage") == 0)
+		return simple(c, 1, argv, fmt_oldmessage);
+	if (strcmp(cmd, "findevent") == 0)
+		return cmd_findevent(c, argc, argv);
+	if (strcmp(cmd, "resetcounters") == 0)
+		return simple(c, 1, argv, fmt_resetcounters);
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "?") == 0) {
+		printf("%s", usage);
+		return 0;
+	}
+	if (strcmp(cmd, "delivernow") == 0 && argc == 1 && c->tty) {
+		char buf[LINE_MAX_INPUT], dom[LINE_MAX_INPUT];
+		char *av[2] = { argv[0], dom };
+		printf("Please choose an option for scheduling immediate delivery.\n"
+		    "1. By recipient host\n2. All messages\n");
+		if (ask("[1]> ", "1", buf, sizeof buf) == NULL)
+			return 1;
+		if (buf[0] == '2')
+			snprintf(dom, sizeof dom, "all");
+		else if (printf("Please enter the domain to schedule for immediate delivery.\n"),
+		    ask("[]> ", NULL, dom, sizeof dom) == NULL || dom[0] == '\0')
+			return 1;
+		return simple(c, 2, av, NULL);
+	}
+	/* delivernow, resumedel, suspendlistener, resumelistener, dnsflush,
+	 * commit, version, and anything master refuses by name. */
+	return simple(c, argc, argv, NULL);
+}
+
+/* ---- the interactive shell ---- */
+
+static char prompt_text[300];
+
+static const char *const command_names[] = {
+	"archivemessage", "bouncerecipients", "commit", "deleterecipients", "delivernow",
+	"dnsflush", "dnsstatus", "findevent", "help", "hostrate", "hoststatus", "oldmessage",
+	"quit", "rate", "redirectrecipients", "removemessage", "resetcounters", "resume",
+	"resumedel", "resumelistener", "showmessage", "showrecipients", "status", "suspend",
+	"suspenddel", "suspendlistener", "tcpservices", "tophosts", "topin", "version",
+	"workqueue",
+};
+
+/* Tab: completes a command name (the first word), or lists the choices. */
+static unsigned char
+complete_command(EditLine *el, int ch)
+{
+	const LineInfo *li = el_line(el);
+	const char *start = li->cursor, *match = NULL;
+	size_t len, i, n = 0, common = 0;
+
+	(void)ch;
+	while (start > li->buffer && start[-1] != ' ' && start[-1] != '\t')
+		start--;
+	for (i = 0; li->buffer + i < start; i++)
+		if (li->buffer[i] != ' ' && li->buffer[i] != '\t')
+			return CC_ERROR;	/* only the command is completed */
+	len = (size_t)(li->cursor - start);
+	for (i = 0; i < sizeof command_names / sizeof command_names[0]; i++) {
+		if (strncmp(command_names[i], start, len) != 0)
+			continue;
+		if (n++ == 0) {
+			match = command_names[i];
+			common = strlen(match);
+		} else
+			while (common > len && strncmp(match, command_names[i], common) != 0)
+				common--;
+	}
+	if (n == 0)
+		return CC_ERROR;
+	if (n == 1) {
+		char rest[64];
+		snprintf(rest, sizeof rest, "%s ", match + len);
+		el_insertstr(el, rest);
+		return CC_REFRESH;
+	}
+	if (common > len) {
+		char rest[64];
+		snprintf(rest, sizeof rest, "%.*s", (int)(common - len), match + len);
+		el_insertstr(el, rest);
+		return CC_REFRESH;
+	}
+	putchar('\n');
+	for (i = 0; i < sizeof command_names / sizeof command_names[0]; i++)
+		if (strncmp(command_names[i], start, len) == 0)
+			printf("%s  ", command_names[i]);
+	putchar('\n');
+	return CC_REDISPLAY;
+}
+
+static char *
+prompt_fn(EditLine *el)
+{
+	(void)el;
+	return prompt_text;
+}
+
+static int
+shell(struct cli *c)
+{
+	EditLine *el;
+	History *hist;
+	HistEvent ev;
+	Tokenizer *tok;
+	const char *line;
+	int count, rc = 0;
+
+	snprintf(prompt_text, sizeof prompt_text, "%s> ", c->cfg->hostname);
+	el = el_init("sallyctl", stdin, stdout, stderr);
+	hist = history_init();
+	tok = tok_init(NULL);
+	history(hist, &ev, H_SETSIZE, 500);
+	history(hist, &ev, H_SETUNIQUE, 1);
+	el_set(el, EL_PROMPT, prompt_fn);
+	el_set(el, EL_EDITOR, "emacs");
+	el_set(el, EL_HIST, history, hist);
+	el_set(el, EL_SIGNAL, 1);
+	el_set(el, EL_ADDFN, "sp-complete", "complete a command name", complete_command);
+	el_set(el, EL_BIND, "^I", "sp-complete", NULL);
+	el_source(el, NULL);
+	while ((line = el_gets(el, &count)) != NULL) {
+		int argc, i, saved_json = c->json, saved_yes = c->yes;
+		const char **argv;
+
+		if (count > LINE_MAX_INPUT) {
+			fprintf(stderr, "sallyctl: line too long (at most %d characters)\n",
+			    LINE_MAX_INPUT);
+			continue;
+		}
+		tok_reset(tok);
+		if (tok_str(tok, line, &argc, &argv) != 0) {
+			fprintf(stderr, "sallyctl: unbalanced quotes\n");
+			continue;
+		}
+		if (argc == 0)
+			continue;
+		history(hist, &ev, H_ENTER, line);
+		if (strcmp(argv[0], "quit") == 0 || strcmp(argv[0], "exit") == 0)
+			break;
+		for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				c->json = 1;
+			else if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0)
+				c->yes = 1;
+		}
+		if (argc - i > CTL_MAX_ARGS)
+			fprintf(stderr, "sallyctl: too many arguments (at most %d)\n", CTL_MAX_ARGS);
+		else if (i < argc) {
+			char *av[CTL_MAX_ARGS + 1];
+			int k;
+
+			/* run_command takes a mutable argv like main's. */
+			for (k = i; k < argc; k++)
+				av[k - i] = xstrdup(argv[k]);
+			av[argc - i] = NULL;
+			rc = run_command(c, argc - i, av);
+			for (k = 0; k < argc - i; k++)
+				free(av[k]);
+		}
+		c->json = saved_json;
+		c->yes = saved_yes;
+		fflush(stdout);
+	}
+	if (line == NULL)
+		printf("\n");
+	tok_end(tok);
+	history_end(hist);
+	el_end(el);
+	return rc;
 }
 
 int
@@ -366,17 +943,19 @@ main(int argc, char **argv)
 {
 	const char *cfgpath = NULL;
 	struct config_source *srcs;
-	struct config *cfg;
-	struct ctl_result res;
-	char err[1024], *sock;
+	struct cli c;
+	char err[1024];
 	size_t nsrcs;
-	int json = 0, i, rc;
+	int i, rc;
 
+	memset(&c, 0, sizeof c);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			cfgpath = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
-			json = 1;
+			c.json = 1;
+		else if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0)
+			c.yes = 1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("%s", usage);
 			return 0;
@@ -385,38 +964,26 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (i >= argc) {
-		fprintf(stderr, "sallyctl: no command given (the interactive shell is not built "
-		    "yet)\n%s", usage);
+	if (argc - i > CTL_MAX_ARGS) {
+		fprintf(stderr, "sallyctl: too many arguments (at most %d)\n", CTL_MAX_ARGS);
 		return 2;
 	}
 	if (cfgpath) {
 		if (config_read_sources(cfgpath, &srcs, &nsrcs, err, sizeof err) < 0 ||
-		    config_parse_sources(srcs, nsrcs, &cfg, err, sizeof err) < 0) {
+		    config_parse_sources(srcs, nsrcs, &c.cfg, err, sizeof err) < 0) {
 			fprintf(stderr, "sallyctl: %s\n", err);
 			return 1;
 		}
 		config_free_sources(srcs, nsrcs);
 	} else
-		cfg = config_builtin_default();
-	sock = xasprintf("%s/control.sock", cfg->paths.run);
-	if (request(sock, argc - i, argv + i, &res) < 0)
-		return 1;
-	if (json)
-		print_json(argv[i], &res);
-	else if (res.status != 0)
-		fprintf(stderr, "sallyctl: %s\n", res.message);
-	else if (strcmp(argv[i], "status") == 0)
-		print_status(&res);
-	else if (strcmp(argv[i], "showrecipients") == 0) {
-		print_showrecipients(&res);
-		if (res.message[0])
-			printf("%s\n", res.message);
-	} else if (res.message[0])
-		printf("%s\n", res.message);
-	rc = res.status == 0 ? 0 : 1;
-	ctl_result_free(&res);
-	free(sock);
-	config_free(cfg);
+		c.cfg = config_builtin_default();
+	c.sock = xasprintf("%s/control.sock", c.cfg->paths.run);
+	c.tty = isatty(0);
+	if (i >= argc) {
+		rc = shell(&c);
+	} else
+		rc = run_command(&c, argc - i, argv + i);
+	free(c.sock);
+	config_free(c.cfg);
 	return rc;
 }

@@ -184,6 +184,8 @@ struct deliver {
 	struct {
 		uint64_t	jobs, results, connections, reused, dns_failures;
 	} stats;
+	/* DNS counters already reported to qmgr (which keeps dnsstatus). */
+	uint64_t		 dns_reported[6];
 };
 
 /* dispatch.c */

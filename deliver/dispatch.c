@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -139,6 +140,43 @@ dcid_block(struct deliver *dl, const unsigned char *p, size_t len)
 
 /* ---- to qmgr ---- */
 
+/* The DNS cache counters of dnsstatus, as increments since the last
+ * report: qmgr keeps them (Reset, Uptime, persisted Lifetime). */
+static void
+report_dns_counters(struct deliver *dl)
+{
+	static const char *const names[6] = { "DNS Requests", "Network Requests", "Cache Hits",
+	    "Cache Misses", "Cache Exceptions", "Cache Expired" };
+	struct dns_stats st;
+	uint64_t now[6];
+	struct buf b;
+	size_t start;
+	int k;
+
+	if (dl->qmgr == NULL || dl->dns == NULL)
+		return;
+	dns_get_stats(dl->dns, &st);
+	now[0] = st.lookups;
+	now[1] = st.queries;
+	now[2] = st.cache_hits;
+	now[3] = st.cache_misses;
+	now[4] = st.cache_negative;
+	now[5] = st.cache_expired;
+	buf_init(&b, 0);
+	for (k = 0; k < 6; k++) {
+		if (now[k] <= dl->dns_reported[k])
+			continue;
+		start = ipc_msg_begin(&b, QMSG_COUNTER, 0);
+		ipc_put_str(&b, names[k]);
+		ipc_put_u64(&b, now[k] - dl->dns_reported[k]);
+		ipc_msg_end(&b, start);
+		dl->dns_reported[k] = now[k];
+	}
+	if (b.len)
+		ipc_conn_send(dl->qmgr, &b);
+	buf_free(&b);
+}
+
 void
 deliver_send_result(struct deliver *dl, struct job *j)
 {
@@ -164,6 +202,7 @@ deliver_send_result(struct deliver *dl, struct job *j)
 		ipc_conn_send(dl->qmgr, &b);
 	buf_free(&b);
 	dl->stats.results++;
+	report_dns_counters(dl);
 }
 
 void
@@ -390,6 +429,96 @@ deliver_drain(struct deliver *dl, uint32_t seconds)
 	deliver_check_drained(dl);
 }
 
+/* TTL left, as hoststatus shows it ("52m24s"). */
+static void
+ttl_text(uint64_t secs, char *out, size_t len)
+{
+	if (secs >= 3600)
+		snprintf(out, len, "%lluh%llum%llus", (unsigned long long)(secs / 3600),
+		    (unsigned long long)(secs / 60 % 60), (unsigned long long)(secs % 60));
+	else
+		snprintf(out, len, "%llum%llus", (unsigned long long)(secs / 60),
+		    (unsigned long long)(secs % 60));
+}
+
+/* hoststatus: this deliver's connections to the domain, what its DNS
+ * cache holds for it (MX hosts, their addresses by preference, when they
+ * expire) and the SMTP route configured for it. */
+static void
+hoststatus_dns(struct deliver *dl, const char *domain, struct ctl_reply *r)
+{
+	const struct cfg_route *rt = config_route(dl->cfg, domain);
+	struct dns_result res;
+	struct session *s;
+	uint64_t left;
+	char ttl[32];
+	size_t i, k, open = 0, pending = 0;
+
+	/* Pending: not yet ready for a transaction (connecting, or waiting
+	 * for its DCID); open: the others, idle ones kept for reuse too. */
+	TAILQ_FOREACH(s, &dl->sessions, entry) {
+		if (strcmp(s->domain, domain) != 0 || s->state == SESS_CLOSING)
+			continue;
+		if (s->state == SESS_CONNECTING || s->state == SESS_WAIT_DCID)
+			pending++;
+		else
+			open++;
+	}
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "gauge");
+	ctl_rec_add(r, "name", "Current Outbound Connections");
+	ctl_rec_add(r, "current", "%zu", open);
+	ctl_rec_end(r);
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "gauge");
+	ctl_rec_add(r, "name", "Pending Outbound Connections");
+	ctl_rec_add(r, "current", "%zu", pending);
+	ctl_rec_end(r);
+
+	if (rt != NULL) {
+		for (i = 0; i < rt->nhosts; i++) {
+			ctl_rec_begin(r);
+			ctl_rec_add(r, "section", "route");
+			ctl_rec_add(r, "host", "%s:%u", rt->hosts[i].host,
+			    rt->hosts[i].port ? rt->hosts[i].port : 25);
+			ctl_rec_end(r);
+		}
+	}
+	if (dns_cache_peek(dl->dns, DNS_KIND_MX, domain, &res, &left) < 0)
+		return;
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "info");
+	ctl_rec_add(r, "name", "IP expiry");
+	ctl_rec_add(r, "value", "%lld", (long long)time(NULL) + (long long)(left / 1000));
+	ctl_rec_end(r);
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "info");
+	ctl_rec_add(r, "name", "DNS status");
+	ctl_rec_add(r, "value", "%s", dns_status_str(res.status));
+	ctl_rec_end(r);
+	ttl_text(left / 1000, ttl, sizeof ttl);
+	for (i = 0; i < res.nhosts; i++) {
+		const struct dns_host *h = &res.hosts[i];
+
+		if (!res.implicit_mx) {
+			ctl_rec_begin(r);
+			ctl_rec_add(r, "section", "mx");
+			ctl_rec_add(r, "pref", "%u", h->pref);
+			ctl_rec_add(r, "ttl", "%s", ttl);
+			ctl_rec_add(r, "host", "%s", h->name);
+			ctl_rec_end(r);
+		}
+		for (k = 0; k < h->naddrs; k++) {
+			ctl_rec_begin(r);
+			ctl_rec_add(r, "section", "ip");
+			ctl_rec_add(r, "pref", "%u", h->pref);
+			ctl_rec_add(r, "addr", "%s", h->addrs[k].text);
+			ctl_rec_end(r);
+		}
+	}
+	dns_result_clear(&res);
+}
+
 void
 deliver_ctl(struct deliver *dl, int argc, char **argv, struct ctl_reply *r)
 {
@@ -400,7 +529,14 @@ deliver_ctl(struct deliver *dl, int argc, char **argv, struct ctl_reply *r)
 		ctl_rec_add(r, "name", "Current Outbound Conn.");
 		ctl_rec_add(r, "current", "%zu", dl->nconns);
 		ctl_rec_end(r);
-	} else if (argc >= 1 && strcmp(argv[0], "dnsstatus") == 0) {
+	} else if (argc >= 2 && strcmp(argv[0], "hoststatus") == 0) {
+		hoststatus_dns(dl, argv[1], r);
+	} else if (argc >= 1 && strcmp(argv[0], "dnsflush") == 0) {
+		dns_flush(dl->dns, argc >= 2 ? argv[1] : NULL);
+		log_info("dnsflush: DNS cache emptied%s%s", argc >= 2 ? " for " : "",
+		    argc >= 2 ? argv[1] : "");
+		ctl_reply_message(r, "DNS cache flushed.");
+	} else if (argc >= 1 && strcmp(argv[0], "dnscache") == 0) {
 		dns_get_stats(dl->dns, &st);
 		ctl_rec_begin(r);
 		ctl_rec_add(r, "name", "DNS Requests");

@@ -2,6 +2,8 @@
  * route - which hosts a destination domain is delivered to, in order.
  *
  *   [192.0.2.1] / [IPv6:2001:db8::1]   the address literal itself, port 25
+ *   [192.0.2.1]:2525                   the same on another port (the routing
+ *                                      domain redirectrecipients gives)
  *   smtp_routes: domain (or ALL)       its host[:port] list in order; an
  *                                      IP is used as is, a name gets an
  *                                      A/AAAA lookup when its turn comes
@@ -68,10 +70,23 @@ route_static(const struct config *cfg, const char *domain, struct target_host **
 	*hostsp = NULL;
 	*np = 0;
 	if (domain[0] == '[') {
+		/* "[addr]" or, after redirectrecipients, "[addr]:port". */
+		const char *rb = strchr(domain, ']');
+		char lit[DNS_ADDR_TEXT + 16];
+		unsigned long port = 25;
+
+		if (rb && rb[1] == ':') {
+			char *end;
+			port = strtoul(rb + 2, &end, 10);
+			if (*end != '\0' || port == 0 || port > 65535)
+				port = 0;
+		} else if (rb && rb[1] != '\0')
+			port = 0;
+		snprintf(lit, sizeof lit, "%.*s", rb ? (int)(rb - domain + 1) : 0, domain);
 		hosts = xcalloc(1, sizeof *hosts);
-		snprintf(hosts[0].name, sizeof hosts[0].name, "%s", domain);
-		hosts[0].port = 25;
-		if (route_literal(domain, &hosts[0]) < 0) {
+		snprintf(hosts[0].name, sizeof hosts[0].name, "%s", lit);
+		hosts[0].port = (uint16_t)port;
+		if (port == 0 || route_literal(lit, &hosts[0]) < 0) {
 			free(hosts);
 			snprintf(err, errlen, "5.1.2 bad address literal");
 			return -1;

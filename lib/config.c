@@ -42,12 +42,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <yaml.h>
 
 #include "buf.h"
 #include "config.h"
+#include "hat.h"
 #include "xalloc.h"
 
 #define CFG_MAX_SOURCE		(16u * 1024 * 1024)	/* bytes per file */
@@ -129,7 +131,11 @@ enum kind {
 	K_DUR,		/* uint32_t seconds, s/m/h/d */
 	K_BOOL,		/* int */
 	K_ENUM,		/* an enum, stored as int */
+	K_TEXT,		/* reply text: printable, one line, bounded */
+	K_REPLY,	/* "code text": an SMTP reply, code 200-599 */
 };
+
+#define CFG_TEXT_MAX	400	/* reply texts fit one SMTP line */
 
 struct enumdef {
 	const char	*name;
@@ -206,6 +212,29 @@ static const struct keydef top_defs[] = {
 	{ .key = "smtp_routes", .kind = K_SPECIAL },
 	{ .key = "destinations", .kind = K_SPECIAL },
 	{ .key = "bounce_profiles", .kind = K_SPECIAL },
+	{ .key = "dns", .kind = K_SPECIAL },
+	{ .key = "resource_conservation", .kind = K_SPECIAL },
+	{ .key = "aliases", .kind = K_SPECIAL },
+	{ .key = NULL },
+};
+
+static const struct keydef dns_defs[] = {
+	{ .key = "servers", .kind = K_SPECIAL },
+	{ .key = "timeout", .kind = K_DUR, .off = CO(dns.timeout) },
+	{ .key = NULL },
+};
+
+static const struct keydef rescon_defs[] = {
+	{ .key = "memory_start", .kind = K_U32, .off = CO(rescon.memory_start),
+	  .min = 1, .max = 100 },
+	{ .key = "memory_halt", .kind = K_U32, .off = CO(rescon.memory_halt),
+	  .min = 1, .max = 100 },
+	{ .key = "queue_start", .kind = K_U32, .off = CO(rescon.queue_start),
+	  .min = 1, .max = 100 },
+	{ .key = "queue_halt", .kind = K_U32, .off = CO(rescon.queue_halt),
+	  .min = 1, .max = 100 },
+	{ .key = "max_delay", .kind = K_DUR, .off = CO(rescon.max_delay) },
+	{ .key = "meminfo", .kind = K_PATH, .off = CO(rescon.meminfo) },
 	{ .key = NULL },
 };
 
@@ -273,6 +302,11 @@ static const struct keydef listener_defs[] = {
 	{ .key = "sinkhole_queue", .kind = K_BOOL, .off = LO(sinkhole_queue) },
 	{ .key = "hat", .kind = K_SPECIAL },
 	{ .key = "rat", .kind = K_SPECIAL },
+	{ .key = "default_policy", .kind = K_NAME, .off = LO(default_policy_name),
+	  .what = "policy" },
+	{ .key = "default_domain", .kind = K_HOST, .off = LO(default_domain) },
+	{ .key = "domain_map", .kind = K_SPECIAL },
+	{ .key = "masquerade", .kind = K_SPECIAL },
 	{ .key = NULL },
 };
 
@@ -290,12 +324,17 @@ struct rat_src {
 	char	**match;
 	size_t	  nmatch;
 	int	  action;
+	char	 *reply;
+	int	  bypass_rate_limit;
 };
 
 static const struct keydef rat_defs[] = {
 	{ .key = "match", .kind = K_SPECIAL },
 	{ .key = "action", .kind = K_ENUM, .off = offsetof(struct rat_src, action),
 	  .enums = rat_actions, .bit = 1 },
+	{ .key = "reply", .kind = K_REPLY, .off = offsetof(struct rat_src, reply) },
+	{ .key = "bypass_rate_limit", .kind = K_BOOL,
+	  .off = offsetof(struct rat_src, bypass_rate_limit) },
 	{ .key = NULL },
 };
 
@@ -310,6 +349,37 @@ static const struct keydef policy_defs[] = {
 	  .off = PO(max_rcpts_per_msg), .min = 1, .bit = POL_MAX_RCPTS_PER_MSG },
 	{ .key = "tls", .kind = K_ENUM, .off = PO(tls), .enums = tls_in_values,
 	  .bit = POL_TLS },
+	{ .key = "max_conns_per_ip", .kind = K_U32, .off = PO(max_conns_per_ip),
+	  .bit = POL_MAX_CONNS_PER_IP },
+	{ .key = "max_msgs_per_conn", .kind = K_U32, .off = PO(max_msgs_per_conn),
+	  .bit = POL_MAX_MSGS_PER_CONN },
+	{ .key = "max_rcpts_per_hour", .kind = K_U32,
+	  .off = PO(max_rcpts_per_hour), .bit = POL_MAX_RCPTS_PER_HOUR },
+	{ .key = "max_rcpts_per_hour_code", .kind = K_U32,
+	  .off = PO(rate_limit_code), .min = 400, .max = 599,
+	  .bit = POL_RATE_LIMIT_CODE },
+	{ .key = "max_rcpts_per_hour_text", .kind = K_TEXT,
+	  .off = PO(rate_limit_text), .bit = POL_RATE_LIMIT_TEXT },
+	{ .key = "banner_code", .kind = K_U32, .off = PO(banner_code),
+	  .min = 200, .max = 299, .bit = POL_BANNER_CODE },
+	{ .key = "banner_text", .kind = K_TEXT, .off = PO(banner_text),
+	  .bit = POL_BANNER_TEXT },
+	{ .key = "reject_banner_code", .kind = K_U32,
+	  .off = PO(reject_banner_code), .min = 400, .max = 599,
+	  .bit = POL_REJECT_BANNER_CODE },
+	{ .key = "reject_banner_text", .kind = K_TEXT,
+	  .off = PO(reject_banner_text), .bit = POL_REJECT_BANNER_TEXT },
+	{ .key = "verify_sender_domain", .kind = K_BOOL,
+	  .off = PO(verify_sender_domain), .bit = POL_VERIFY_SENDER },
+	{ .key = "verify_sender_code", .kind = K_U32,
+	  .off = PO(verify_sender_code), .min = 500, .max = 599,
+	  .bit = POL_VERIFY_SENDER_CODE },
+	{ .key = "verify_sender_tempfail_code", .kind = K_U32,
+	  .off = PO(verify_sender_tempfail_code), .min = 400, .max = 499,
+	  .bit = POL_VERIFY_SENDER_TEMP },
+	{ .key = "dhap_max_invalid_rcpts_per_hour", .kind = K_U32,
+	  .off = PO(dhap_max_invalid_rcpts_per_hour), .bit = POL_DHAP_MAX },
+	{ .key = "auth", .kind = K_BOOL, .off = PO(auth), .bit = POL_AUTH },
 	{ .key = NULL },
 };
 
@@ -435,6 +505,29 @@ valid_token(const char *s)
 		if (*p <= ' ' || *p == 0x7f)
 			return 0;
 	return 1;
+}
+
+static int
+valid_text(const char *s)
+{
+	const unsigned char *p;
+
+	if (*s == '\0' || strlen(s) > CFG_TEXT_MAX)
+		return 0;
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* "550 text" or "550 5.1.1 text". */
+static int
+valid_reply(const char *s)
+{
+	if (s[0] < '2' || s[0] > '5' || s[0] == '3' || s[1] < '0' ||
+	    s[1] > '9' || s[2] < '0' || s[2] > '9' || s[3] != ' ')
+		return 0;
+	return valid_text(s + 4);
 }
 
 static int
@@ -882,6 +975,17 @@ set_field(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 			return bad_enum(p, v, d, s);
 		*(int *)f = e;
 		return 0;
+	case K_TEXT:
+		if (!valid_text(s))
+			return perr(p, node_line(v), "invalid %s '%s' (printable "
+			    "text on one line, at most %d bytes)", d->key, s,
+			    CFG_TEXT_MAX);
+		break;
+	case K_REPLY:
+		if (!valid_reply(s))
+			return perr(p, node_line(v), "invalid %s '%s' (an SMTP "
+			    "reply: a code 200-599, a space, text)", d->key, s);
+		break;
 	case K_SPECIAL:
 		return -1;
 	}
@@ -1059,6 +1163,18 @@ nmap_place(struct cfg_parse *p, struct nmap *m, const char *name,
 /* ---- freeing ---- */
 
 static void
+free_strmap(struct cfg_strmap *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(m[i].from);
+		free(m[i].to);
+	}
+	free(m);
+}
+
+static void
 free_listener(struct cfg_listener *l)
 {
 	size_t i;
@@ -1068,12 +1184,35 @@ free_listener(struct cfg_listener *l)
 	for (i = 0; i < l->nhat; i++) {
 		free(l->hat[i].group);
 		free_strv(l->hat[i].match, l->hat[i].nmatch);
+		free(l->hat[i].compiled);
 		free(l->hat[i].policy_name);
 	}
 	free(l->hat);
-	for (i = 0; i < l->nrat; i++)
+	for (i = 0; i < l->nrat; i++) {
 		free(l->rat[i].match);
+		free(l->rat[i].reply);
+	}
 	free(l->rat);
+	free(l->default_policy_name);
+	free(l->default_domain);
+	free_strmap(l->domain_map, l->ndomain_map);
+	free_strmap(l->masquerade, l->nmasquerade);
+}
+
+static void
+free_policy(struct cfg_policy *pol)
+{
+	free(pol->name);
+	free(pol->rate_limit_text);
+	free(pol->banner_text);
+	free(pol->reject_banner_text);
+}
+
+static void
+free_alias(struct cfg_alias *a)
+{
+	free(a->from);
+	free_strv(a->to, a->nto);
 }
 
 static void
@@ -1112,8 +1251,13 @@ config_free(struct config *cfg)
 		free_listener(&cfg->listeners[i]);
 	free(cfg->listeners);
 	for (i = 0; i < cfg->npolicies; i++)
-		free(cfg->policies[i].name);
+		free_policy(&cfg->policies[i]);
 	free(cfg->policies);
+	free_strv(cfg->dns.servers, cfg->dns.nservers);
+	free(cfg->rescon.meminfo);
+	for (i = 0; i < cfg->naliases; i++)
+		free_alias(&cfg->aliases[i]);
+	free(cfg->aliases);
 	for (i = 0; i < cfg->nroutes; i++)
 		free_route(&cfg->routes[i]);
 	free(cfg->routes);
@@ -1211,13 +1355,66 @@ parse_rat_entry(struct cfg_parse *p, yaml_node_t *n, struct cfg_listener *l)
 		l->rat[l->nrat].match = r.match[i];
 		r.match[i] = NULL;
 		l->rat[l->nrat].action = r.action;
+		l->rat[l->nrat].reply = r.reply != NULL ? xstrdup(r.reply) : NULL;
+		l->rat[l->nrat].bypass_rate_limit = r.bypass_rate_limit;
 		l->rat[l->nrat].line = int_line(n);
 		l->nrat++;
 	}
 	rc = 0;
 out:
 	free_strv(r.match, r.nmatch);
+	free(r.reply);
 	return rc;
+}
+
+/* An address key or value: "local@domain", "local@" or "@domain"
+ * (masquerade, aliases); no spaces or controls, one '@' at most outside
+ * quotes is not checked: these come from the administrator. */
+static int
+valid_addr_pattern(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	if (!valid_token(s) || strlen(s) > 512 || at == NULL)
+		return 0;
+	return at[1] == '\0' ? at != s : valid_domain(at + 1) && at[1] != '.';
+}
+
+/*
+ * domain_map (addrs 0): domain -> domain, a key may be ".domain" for its
+ * subdomains.  masquerade (addrs 1): "@domain", "user@domain" or a bare
+ * domain -> the same kinds.
+ */
+static int
+parse_strmap(struct cfg_parse *p, yaml_node_t *n, const char *what, int addrs,
+    struct cfg_strmap **out, size_t *nout)
+{
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *from, *to;
+	int r, okf, okt;
+
+	if ((r = want_mapping(p, n, what)) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((from = get_key(p, k)) == NULL ||
+		    (to = get_scalar(p, v, from)) == NULL)
+			return -1;
+		okf = valid_domain(from) || (addrs && valid_addr_pattern(from));
+		okt = (valid_domain(to) && *to != '.') ||
+		    (addrs && valid_addr_pattern(to));
+		if (!okf || !okt)
+			return perr(p, node_line(k), "%s: invalid entry '%s: %s'",
+			    what, from, to);
+		*out = xrealloc(*out, (*nout + 1) * sizeof **out);
+		(*out)[*nout].from = xstrdup(from);
+		(*out)[*nout].to = xstrdup(to);
+		(*nout)++;
+	}
+	return 0;
 }
 
 static int
@@ -1229,6 +1426,10 @@ listener_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 	size_t cnt;
 	int r;
 
+	if (strcmp(d->key, "domain_map") == 0)
+		return parse_strmap(p, v, d->key, 0, &l->domain_map, &l->ndomain_map);
+	if (strcmp(d->key, "masquerade") == 0)
+		return parse_strmap(p, v, d->key, 1, &l->masquerade, &l->nmasquerade);
 	if ((r = want_sequence(p, v, d->key)) <= 0)
 		return r;
 	cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
@@ -1338,11 +1539,13 @@ parse_policies(struct cfg_parse *p, yaml_node_t *n)
 		memset(&pol, 0, sizeof pol);
 		pol.line = int_line(k);
 		if (apply_map(p, v, "policy", policy_defs, &pol, &pol.set, NULL,
-		    NULL) < 0)
+		    NULL) < 0) {
+			free_policy(&pol);
 			return -1;
+		}
 		pol.name = xstrdup(name);
 		if (idx != NOTFOUND) {
-			free(cfg->policies[idx].name);
+			free_policy(&cfg->policies[idx]);
 			cfg->policies[idx] = pol;
 			nmap_set(&p->policies, idx, pol.name, p->isrc, pol.line);
 			continue;
@@ -1572,6 +1775,113 @@ parse_bounce_profiles(struct cfg_parse *p, yaml_node_t *n)
 	return 0;
 }
 
+/* ---- dns, aliases ---- */
+
+/* "192.0.2.1", "192.0.2.1:5353", "[2001:db8::1]:53" or a bare IPv6. */
+static int
+valid_server(const char *s)
+{
+	struct cfg_hostport hp;
+	int ok;
+
+	if (parse_hostport(s, &hp) < 0)
+		return 0;
+	ok = valid_ip(hp.host);
+	free(hp.host);
+	return ok;
+}
+
+static int
+dns_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct config *cfg = p->cfg;
+	size_t i;
+
+	(void)d;
+	(void)ctx;
+	free_strv(cfg->dns.servers, cfg->dns.nservers);
+	cfg->dns.servers = NULL;
+	cfg->dns.nservers = 0;
+	if (get_strlist(p, v, "servers", &cfg->dns.servers,
+	    &cfg->dns.nservers) < 0)
+		return -1;
+	for (i = 0; i < cfg->dns.nservers; i++)
+		if (!valid_server(cfg->dns.servers[i]))
+			return perr(p, node_line(v), "dns: invalid server '%s' "
+			    "(an IP address with an optional :port)",
+			    cfg->dns.servers[i]);
+	return 0;
+}
+
+/* "local@domain" or "local@", domain lower-cased. */
+static char *
+alias_key(const char *s)
+{
+	char *k = xstrdup(s), *at = strrchr(k, '@'), *c;
+
+	if (at != NULL)
+		for (c = at + 1; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	return k;
+}
+
+static int
+parse_aliases(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_alias a;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *from;
+	size_t i, j;
+	int r;
+
+	if ((r = want_mapping(p, n, "aliases")) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((from = get_key(p, k)) == NULL)
+			return -1;
+		if (!valid_addr_pattern(from) || from[0] == '@')
+			return perr(p, node_line(k), "aliases: invalid address "
+			    "'%s' (local@domain or local@)", from);
+		memset(&a, 0, sizeof a);
+		if (get_strlist(p, v, from, &a.to, &a.nto) < 0)
+			return -1;
+		for (j = 0; j < a.nto; j++)
+			if (strcmp(a.to[j], "/dev/null") != 0 &&
+			    (!valid_addr_pattern(a.to[j]) ||
+			    strrchr(a.to[j], '@')[1] == '\0' || a.to[j][0] == '@')) {
+				perr(p, node_line(k), "aliases: '%s': invalid "
+				    "address '%s'", from, a.to[j]);
+				free_strv(a.to, a.nto);
+				return -1;
+			}
+		if (a.nto == 0) {
+			free_strv(a.to, a.nto);
+			return perr(p, node_line(k), "aliases: '%s' expands to "
+			    "nothing", from);
+		}
+		a.from = alias_key(from);
+		for (i = 0; i < cfg->naliases; i++)
+			if (strcmp(cfg->aliases[i].from, a.from) == 0)
+				break;
+		if (i < cfg->naliases) {
+			free_alias(&cfg->aliases[i]);
+			cfg->aliases[i] = a;
+			continue;
+		}
+		cfg->aliases = xrealloc(cfg->aliases, (cfg->naliases + 1) *
+		    sizeof *cfg->aliases);
+		cfg->aliases[cfg->naliases++] = a;
+	}
+	return 0;
+}
+
 /* ---- top level ---- */
 
 static int
@@ -1608,6 +1918,14 @@ top_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 		return parse_destinations(p, v);
 	if (strcmp(d->key, "bounce_profiles") == 0)
 		return parse_bounce_profiles(p, v);
+	if (strcmp(d->key, "dns") == 0)
+		return apply_map(p, v, "dns", dns_defs, p->cfg, NULL,
+		    dns_special, NULL);
+	if (strcmp(d->key, "resource_conservation") == 0)
+		return apply_map(p, v, "resource_conservation", rescon_defs,
+		    p->cfg, NULL, NULL, NULL);
+	if (strcmp(d->key, "aliases") == 0)
+		return parse_aliases(p, v);
 	/* listeners */
 	if ((r = want_sequence(p, v, "listeners")) <= 0)
 		return r;
@@ -1782,6 +2100,13 @@ config_new(void)
 	cfg->deliver.command_timeout = 300;
 	cfg->deliver.idle_reuse = 10;
 	cfg->deliver.dns_timeout = 20;
+	cfg->dns.timeout = 20;
+	cfg->rescon.memory_start = 45;
+	cfg->rescon.memory_halt = 60;
+	cfg->rescon.queue_start = 45;
+	cfg->rescon.queue_halt = 60;
+	cfg->rescon.max_delay = 5;
+	cfg->rescon.meminfo = xstrdup("/proc/meminfo");
 	cfg->queue.map_size = 1024ULL * 1024 * 1024;
 	cfg->queue.body_file_threshold = 256 * 1024;
 	return cfg;
@@ -1821,7 +2146,21 @@ finalize(struct cfg_parse *p)
 			pol->max_rcpts_per_msg = 1000;
 		if (!(pol->set & POL_TLS))
 			pol->tls = TLS_IN_OFF;
+		if (!(pol->set & POL_RATE_LIMIT_CODE))
+			pol->rate_limit_code = 452;
+		if (!(pol->set & POL_BANNER_CODE))
+			pol->banner_code = 220;
+		if (!(pol->set & POL_REJECT_BANNER_CODE))
+			pol->reject_banner_code = 554;
+		if (!(pol->set & POL_VERIFY_SENDER_CODE))
+			pol->verify_sender_code = 553;
+		if (!(pol->set & POL_VERIFY_SENDER_TEMP))
+			pol->verify_sender_tempfail_code = 451;
 	}
+	if (cfg->rescon.memory_halt < cfg->rescon.memory_start ||
+	    cfg->rescon.queue_halt < cfg->rescon.queue_start)
+		return perr_src(p, 0, 1, "resource_conservation: a halt "
+		    "threshold is below its start threshold");
 	if (nmap_find(&p->bounces, "default") == NOTFOUND) {
 		cfg->bounce_profiles = nmap_grow(&p->bounces,
 		    cfg->bounce_profiles, sizeof *cfg->bounce_profiles);
@@ -1855,6 +2194,19 @@ finalize(struct cfg_parse *p)
 	}
 	for (i = 0; i < cfg->nlisteners; i++) {
 		l = &cfg->listeners[i];
+		if (l->default_policy_name != NULL) {
+			idx = nmap_find(&p->policies, l->default_policy_name);
+			if (idx == NOTFOUND)
+				return perr_src(p, p->listeners.orig[i].src,
+				    (size_t)l->line, "listener '%s': unknown "
+				    "default_policy '%s'", l->name,
+				    l->default_policy_name);
+			l->default_policy = &cfg->policies[idx];
+		}
+		if (l->nmasquerade > 0 && l->type != LISTENER_PRIVATE)
+			return perr_src(p, p->listeners.orig[i].src,
+			    (size_t)l->line, "listener '%s': masquerade applies "
+			    "only to private listeners", l->name);
 		for (j = 0; j < l->nhat; j++) {
 			h = &l->hat[j];
 			idx = nmap_find(&p->policies, h->policy_name);
@@ -1864,6 +2216,8 @@ finalize(struct cfg_parse *p)
 				    "'%s' uses unknown policy '%s'", l->name,
 				    h->group, h->policy_name);
 			h->policy = &cfg->policies[idx];
+			free(h->compiled);
+			hat_compile_entry(h);
 		}
 		for (j = 0; j < i; j++) {
 			o = &cfg->listeners[j];
@@ -2128,6 +2482,61 @@ config_policy(const struct config *cfg, const char *name)
 		if (strcmp(cfg->policies[i].name, name) == 0)
 			return &cfg->policies[i];
 	return NULL;
+}
+
+#define MERGE(bit, field) \
+	out->field = (pol->set & (bit)) || deflt == NULL || \
+	    !(deflt->set & (bit)) ? pol->field : deflt->field
+
+void
+config_policy_merge(const struct cfg_policy *pol, const struct cfg_policy *deflt,
+    struct cfg_policy *out)
+{
+	*out = *pol;
+	MERGE(POL_ACTION, action);
+	MERGE(POL_MAX_MESSAGE_SIZE, max_message_size);
+	MERGE(POL_MAX_RCPTS_PER_MSG, max_rcpts_per_msg);
+	MERGE(POL_TLS, tls);
+	MERGE(POL_MAX_CONNS_PER_IP, max_conns_per_ip);
+	MERGE(POL_MAX_MSGS_PER_CONN, max_msgs_per_conn);
+	MERGE(POL_MAX_RCPTS_PER_HOUR, max_rcpts_per_hour);
+	MERGE(POL_RATE_LIMIT_CODE, rate_limit_code);
+	MERGE(POL_RATE_LIMIT_TEXT, rate_limit_text);
+	MERGE(POL_BANNER_CODE, banner_code);
+	MERGE(POL_BANNER_TEXT, banner_text);
+	MERGE(POL_REJECT_BANNER_CODE, reject_banner_code);
+	MERGE(POL_REJECT_BANNER_TEXT, reject_banner_text);
+	MERGE(POL_VERIFY_SENDER, verify_sender_domain);
+	MERGE(POL_VERIFY_SENDER_CODE, verify_sender_code);
+	MERGE(POL_VERIFY_SENDER_TEMP, verify_sender_tempfail_code);
+	MERGE(POL_DHAP_MAX, dhap_max_invalid_rcpts_per_hour);
+	MERGE(POL_AUTH, auth);
+	if (deflt != NULL)
+		out->set = pol->set | deflt->set;
+}
+
+#undef MERGE
+
+const struct cfg_alias *
+config_alias(const struct config *cfg, const char *addr)
+{
+	const struct cfg_alias *any = NULL;
+	const char *at;
+	size_t i, llen;
+
+	if (cfg == NULL || addr == NULL || (at = strrchr(addr, '@')) == NULL)
+		return NULL;
+	llen = (size_t)(at - addr) + 1;
+	for (i = 0; i < cfg->naliases; i++) {
+		const char *f = cfg->aliases[i].from;
+
+		if (ascii_casecmp(f, addr) == 0)
+			return &cfg->aliases[i];
+		if (any == NULL && strlen(f) == llen &&
+		    strncasecmp(f, addr, llen) == 0)
+			any = &cfg->aliases[i];
+	}
+	return any;
 }
 
 const struct cfg_listener *

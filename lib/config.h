@@ -44,37 +44,95 @@ enum cfg_tls_out {
 #define POL_MAX_MESSAGE_SIZE	0x02
 #define POL_MAX_RCPTS_PER_MSG	0x04
 #define POL_TLS			0x08
+#define POL_MAX_CONNS_PER_IP	0x10
+#define POL_MAX_MSGS_PER_CONN	0x20
+#define POL_MAX_RCPTS_PER_HOUR	0x40
+#define POL_RATE_LIMIT_CODE	0x80
+#define POL_RATE_LIMIT_TEXT	0x100
+#define POL_BANNER_CODE		0x200
+#define POL_BANNER_TEXT		0x400
+#define POL_REJECT_BANNER_CODE	0x800
+#define POL_REJECT_BANNER_TEXT	0x1000
+#define POL_VERIFY_SENDER	0x2000
+#define POL_VERIFY_SENDER_CODE	0x4000
+#define POL_VERIFY_SENDER_TEMP	0x8000
+#define POL_DHAP_MAX		0x10000
+#define POL_AUTH		0x20000
 
-/* A mail flow policy (`policies:` map).  Unset keys take the defaults
- * below when the config is loaded (action accept, 10M, 1000, tls off). */
+/*
+ * A mail flow policy (`policies:` map).  Unset keys take the defaults
+ * below when the config is loaded; `set` keeps which keys were written,
+ * so that config_policy_merge() can let a listener's default_policy fill
+ * what a sender group's policy leaves open.  Limits of 0 mean unlimited
+ * (max_conns_per_ip, max_msgs_per_conn) or disabled (max_rcpts_per_hour,
+ * dhap_max_invalid_rcpts_per_hour).  Texts are NULL for "the built-in
+ * text".
+ */
 struct cfg_policy {
 	char		*name;
 	unsigned	 set;
-	enum cfg_action	 action;
-	uint64_t	 max_message_size;
-	uint32_t	 max_rcpts_per_msg;
-	enum cfg_tls_in	 tls;
+	enum cfg_action	 action;		/* accept */
+	uint64_t	 max_message_size;	/* 10M */
+	uint32_t	 max_rcpts_per_msg;	/* 1000 */
+	enum cfg_tls_in	 tls;			/* off */
+	uint32_t	 max_conns_per_ip;	/* 0 */
+	uint32_t	 max_msgs_per_conn;	/* 0 */
+	uint32_t	 max_rcpts_per_hour;	/* 0 */
+	uint32_t	 rate_limit_code;	/* 452 */
+	char		*rate_limit_text;	/* "Too many recipients received this hour" */
+	uint32_t	 banner_code;		/* 220 */
+	char		*banner_text;		/* "<hostname> ESMTP Sallyport" */
+	uint32_t	 reject_banner_code;	/* 554 */
+	char		*reject_banner_text;	/* "<hostname> Access denied" */
+	int		 verify_sender_domain;	/* false */
+	uint32_t	 verify_sender_code;	/* 553: malformed or no such domain */
+	uint32_t	 verify_sender_tempfail_code; /* 451: DNS did not answer */
+	uint32_t	 dhap_max_invalid_rcpts_per_hour; /* 0 */
+	int		 auth;			/* false (enforced by the TLS/AUTH issue) */
 	int		 line;
 };
 
-/* One HAT sender group.  match entries: "ALL", an IPv4/IPv6 address, or a
- * CIDR ("10.0.0.0/8", "2001:db8::/32"); later issues add more kinds, and
- * the schema keeps them as strings.  policy points into config.policies. */
+struct hat_pattern;
+
+/* One HAT sender group.  match entries: see hat.h for the kinds; the
+ * schema keeps them as strings, and compiled (nmatch entries, filled when
+ * the config is loaded; NULL in hand-built tables) holds them parsed.
+ * policy points into config.policies. */
 struct cfg_hat_entry {
 	char			*group;
 	char			**match;
 	size_t			 nmatch;
+	struct hat_pattern	*compiled;
 	char			*policy_name;
 	struct cfg_policy	*policy;
 	int			 line;
 };
 
 /* One RAT entry: match is "ALL", a domain, ".subdomain" or a full
- * address; action is ACTION_ACCEPT or ACTION_REJECT. */
+ * address; action is ACTION_ACCEPT or ACTION_REJECT.  reply is a custom
+ * "code text" answer to RCPT (NULL: the default one); an accepted
+ * recipient with bypass_rate_limit does not count towards the policy's
+ * max_rcpts_per_hour. */
 struct cfg_rat_entry {
 	char		*match;
 	enum cfg_action	 action;
+	char		*reply;
+	int		 bypass_rate_limit;
 	int		 line;
+};
+
+/* A string -> string map entry (domain_map, masquerade). */
+struct cfg_strmap {
+	char	*from;
+	char	*to;
+};
+
+/* One alias: an address (or "local@" for any domain, lower case) and its
+ * expansion; "/dev/null" in the expansion drops the recipient. */
+struct cfg_alias {
+	char	 *from;
+	char	**to;
+	size_t	  nto;
 };
 
 struct cfg_listener {
@@ -87,6 +145,13 @@ struct cfg_listener {
 	size_t			 nhat;
 	struct cfg_rat_entry	*rat;
 	size_t			 nrat;
+	char			*default_policy_name;	/* fills unset policy keys */
+	struct cfg_policy	*default_policy;	/* NULL: none */
+	char			*default_domain;	/* for bare local parts */
+	struct cfg_strmap	*domain_map;		/* recipient domains */
+	size_t			 ndomain_map;
+	struct cfg_strmap	*masquerade;		/* envelope sender, private */
+	size_t			 nmasquerade;
 	int			 line;
 };
 
@@ -147,6 +212,19 @@ struct config {
 		uint32_t idle_reuse;		/* keep idle connections, default 10 s */
 		uint32_t dns_timeout;		/* default 20 s */
 	} deliver;
+	struct {			/* `dns:` (smtpd) */
+		char	**servers;		/* "ip" or "ip:port"; none: resolv.conf */
+		size_t	  nservers;
+		uint32_t  timeout;		/* default 20 s; 0 disables lookups */
+	} dns;
+	struct {			/* `resource_conservation:` (smtpd) */
+		uint32_t memory_start;		/* percent, default 45 */
+		uint32_t memory_halt;		/* percent, default 60 */
+		uint32_t queue_start;		/* percent of the spool's file */
+		uint32_t queue_halt;		/* system, defaults 45 and 60 */
+		uint32_t max_delay;		/* tarpit seconds at the top, default 5 */
+		char	*meminfo;		/* file to read, default /proc/meminfo */
+	} rescon;
 	struct {			/* `queue:` */
 		uint64_t map_size;		/* LMDB map, default 1G */
 		uint64_t body_file_threshold;	/* bodies above go to files, default 256k */
@@ -162,6 +240,8 @@ struct config {
 	size_t				 ndestinations;
 	struct cfg_bounce_profile	*bounce_profiles;
 	size_t				 nbounce_profiles;
+	struct cfg_alias		*aliases;	/* `aliases:` */
+	size_t				 naliases;
 };
 
 /* Reads path and, when present, <dir of path>/conf.d/NAME.yaml in name order.
@@ -192,6 +272,17 @@ const struct cfg_route		*config_route(const struct config *cfg, const char *doma
 const struct cfg_destination	*config_destination(const struct config *cfg, const char *domain);
 /* By name, else "default" (always present after loading). */
 const struct cfg_bounce_profile	*config_bounce_profile(const struct config *cfg, const char *name);
+
+/*
+ * The policy in effect for a sender group: every key pol sets, else the
+ * one deflt sets (deflt may be NULL), else pol's loaded default.  out
+ * borrows pol's and deflt's strings.
+ */
+void	config_policy_merge(const struct cfg_policy *pol, const struct cfg_policy *deflt,
+	    struct cfg_policy *out);
+/* The alias of a recipient (local@domain, domain lower case): an exact
+ * entry, else "local@" (local part ASCII case-insensitive); NULL. */
+const struct cfg_alias		*config_alias(const struct config *cfg, const char *addr);
 
 /* Helpers shared with sallyctl: "10M" -> bytes, "72h" -> seconds. */
 int	config_parse_size(const char *s, uint64_t *out);

@@ -1176,13 +1176,18 @@ dns_lookup(struct dns_ctx *ctx, enum dns_kind kind, const char *name, dns_cb *cb
 	if ((c = cache_find(ctx, kind, key)) != NULL) {
 		if (c->expires > uv_now(ctx->loop)) {
 			ctx->stats.cache_hits++;
+			if (c->ent->res.status == DNS_NXDOMAIN || c->ent->res.status == DNS_NODATA ||
+			    c->ent->res.status == DNS_NULLMX)
+				ctx->stats.cache_negative++;
 			TAILQ_REMOVE(&ctx->lru, c, lru);
 			TAILQ_INSERT_TAIL(&ctx->lru, c, lru);
 			ready_add(ctx, req, c->ent);
 			return req;
 		}
+		ctx->stats.cache_expired++;
 		cache_remove(ctx, c);
 	}
+	ctx->stats.cache_misses++;
 	TAILQ_FOREACH(q, &ctx->inflight, entry)
 		if (q->kind == kind && strcmp(q->name, key) == 0)
 			break;
@@ -1246,6 +1251,22 @@ dns_flush(struct dns_ctx *ctx, const char *name)
 		if (name == NULL || *name == '\0' || strcmp(c->ent->res.name, key) == 0)
 			cache_remove(ctx, c);
 	}
+}
+
+int
+dns_cache_peek(struct dns_ctx *ctx, enum dns_kind kind, const char *name, struct dns_result *out,
+    uint64_t *ms_left)
+{
+	char key[DNS_NAME_MAX + 1];
+	struct dns_cent *c;
+	uint64_t now = uv_now(ctx->loop);
+
+	if (name_normalize(name, key, sizeof key) < 0 || (c = cache_find(ctx, kind, key)) == NULL)
+		return -1;
+	memset(out, 0, sizeof *out);
+	dns_result_copy(out, &c->ent->res);
+	*ms_left = c->expires > now ? c->expires - now : 0;
+	return 0;
 }
 
 void

@@ -163,6 +163,10 @@ struct dns_stats {
 	uint64_t	shared;		/* joined a query already in flight */
 	uint64_t	queries;	/* resolutions run on the thread pool */
 	uint64_t	timeouts;
+	/* dnsstatus (spec 2.12), per cache lookup: */
+	uint64_t	cache_misses;	/* no usable entry (absent or expired) */
+	uint64_t	cache_negative;	/* hit on an NXDOMAIN/NODATA/null MX entry */
+	uint64_t	cache_expired;	/* entry found past its TTL */
 	size_t		cached;		/* entries now */
 	size_t		in_flight;
 };
@@ -179,6 +183,11 @@ void		 dns_cancel(struct dns_req *req);
 /* Forgets cached answers for name, every kind (NULL or "": everything). */
 void		 dns_flush(struct dns_ctx *ctx, const char *name);
 void		 dns_get_stats(const struct dns_ctx *ctx, struct dns_stats *st);
+/* A copy of the cached answer for (kind, name), expired or not, without
+ * counting it as a lookup (hoststatus).  0 and *out (dns_result_clear it)
+ * with the milliseconds it has left (0 when expired), or -1. */
+int		 dns_cache_peek(struct dns_ctx *ctx, enum dns_kind kind, const char *name,
+		    struct dns_result *out, uint64_t *ms_left);
 /* Cancels every request and closes the loop handles; queries still on
  * the thread pool finish in the background (run the loop until it is
  * empty before uv_loop_close). */

@@ -130,13 +130,22 @@ enum deliver_reason {
 
 /*
  * Control commands (IMSG_CTL argv[0]) and who serves them:
- *   master:  version, commit (reload), status (merges the children's)
- *   qmgr:    counters, queue, showrecipients, delivernow, suspenddel,
- *            resumedel
- *   smtpd:   connections, suspendlistener, resumelistener
- *   deliver: connections
- * "counters", "queue" and "connections" are internal building blocks of
- * status: records of {name, reset, uptime, lifetime} or {name, current}.
+ *   master:  version, commit (reload), status (merges the children's and
+ *            adds the system gauges), suspendlistener, resumelistener,
+ *            tcpservices; routes the others
+ *   qmgr:    status, hoststatus (queue and counters), tophosts, dnsstatus,
+ *            showrecipients, deleterecipients, bouncerecipients,
+ *            redirectrecipients, delivernow, suspenddel, resumedel,
+ *            showmessage, oldmessage, removemessage, archivemessage,
+ *            workqueue, resetcounters
+ *   smtpd:   connections, suspendlistener
+ *   deliver: connections, hoststatus (DNS cache, SMTP routes), dnsflush
+ * "connections" is an internal building block of status.  Records carry
+ * "section" (counter, id, gauge, rate, info, error, host, ip, mx, route,
+ * service) and "name"; sallyctl's format.c turns them into the spec's
+ * layouts.  deliver reports the dnsstatus counters to qmgr as QMSG_COUNTER
+ * increments ("DNS Requests", "Network Requests", "Cache Hits", "Cache
+ * Misses", "Cache Exceptions", "Cache Expired"), so qmgr persists them.
  */
 
 #endif

@@ -13,6 +13,7 @@
  *
  * Not for: anything that touches mail; master never reads a message.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +79,7 @@ struct pending {
 	uint32_t		 id;
 	struct ctl_reply	 reply;
 	uint64_t		 inbound, outbound;
+	uint64_t		 rescon;	/* the highest of the smtpds' */
 	uv_timer_t		 timer;
 	struct pending		*next;
 	int			 done;
@@ -109,6 +112,8 @@ struct master {
 	struct pending		*pendings;
 	uint32_t		 next_reqid;
 	time_t			 started;
+	uint64_t		 cpu_prev_ticks[PROC_CLI];	/* status detail: CPU by */
+	uint64_t		 cpu_prev_ms;			/* daemon kind, since last asked */
 };
 
 static struct master master;
@@ -737,6 +742,214 @@ info_rec(struct ctl_reply *r, const char *name, const char *fmt, ...)
 	ctl_rec_end(r);
 }
 
+/* ---- system gauges (status detail) ---- */
+
+/* utime + stime of a process in clock ticks (Linux /proc; else 0). */
+static uint64_t
+proc_ticks(int pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof line, fp) == NULL) {
+		fclose(fp);
+		return 0;
+	}
+	fclose(fp);
+	/* Fields after the command name, which may hold spaces: 3 is state,
+	 * 14 utime, 15 stime. */
+	if ((p = strrchr(line, ')')) == NULL)
+		return 0;
+	for (i = 2; i < 14 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %llu %llu", &ut, &st) != 2)
+		return 0;
+	return ut + st;
+}
+
+static int
+read_u64_file(const char *path, uint64_t *v)
+{
+	FILE *fp = fopen(path, "r");
+	unsigned long long x;
+	int r = -1;
+
+	if (fp == NULL)
+		return -1;
+	if (fscanf(fp, "%llu", &x) == 1) {
+		*v = x;
+		r = 0;
+	}
+	fclose(fp);
+	return r;
+}
+
+/* RAM in use, percent: the cgroup's limit when there is one (cgroup v2),
+ * else the machine's (MemTotal - MemAvailable). */
+static unsigned
+ram_percent(void)
+{
+	uint64_t cur, max, total = 0, avail = 0;
+	char line[256];
+	FILE *fp;
+
+	if (read_u64_file("/sys/fs/cgroup/memory.current", &cur) == 0 &&
+	    read_u64_file("/sys/fs/cgroup/memory.max", &max) == 0 && max > 0)
+		return (unsigned)(cur * 100 / max);
+	if ((fp = fopen("/proc/meminfo", "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		unsigned long long v;
+		if (sscanf(line, "MemTotal: %llu", &v) == 1)
+			total = v;
+		else if (sscanf(line, "MemAvailable: %llu", &v) == 1)
+			avail = v;
+	}
+	fclose(fp);
+	return total ? (unsigned)((total - (avail < total ? avail : total)) * 100 / total) : 0;
+}
+
+static void
+gauge_rec(struct ctl_reply *r, const char *name, unsigned long long v)
+{
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "gauge");
+	ctl_rec_add(r, "name", "%s", name);
+	ctl_rec_add(r, "current", "%llu", v);
+	ctl_rec_end(r);
+}
+
+/* Disk Utilization: Logs ("LogUsd"): the log files, percent of the
+ * file system that holds them. */
+static unsigned
+log_disk_percent(const char *dir)
+{
+	struct statvfs vfs;
+	struct dirent *de;
+	struct stat st;
+	uint64_t used = 0, size;
+	char path[PATH_MAX];
+	DIR *d;
+
+	if (statvfs(dir, &vfs) < 0 || (d = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			used += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	return size ? (unsigned)(used * 100 / size) : 0;
+}
+
+static uint64_t
+cpu_percent(uint64_t ticks, uint64_t prev, uint64_t ms, long hz, long ncpu)
+{
+	uint64_t pct;
+
+	if (ms == 0 || ticks < prev)
+		return 0;
+	pct = (ticks - prev) * 1000 * 100 / (uint64_t)hz / ms / (uint64_t)ncpu;
+	return pct > 100 ? 100 : pct;
+}
+
+/* CPU of the mail daemons (master and its children: the spec's "MGA"),
+ * percent of the machine since the previous status (or since start), in
+ * all and by daemon kind (JSON; the text shows the spec's classes). */
+static void
+system_gauges(struct master *ms, struct ctl_reply *r)
+{
+	static const char *const names[PROC_CLI] = { "CPU Utilization sallyportd",
+	    "CPU Utilization smtpd", "CPU Utilization qmgr", "CPU Utilization deliver" };
+	uint64_t ticks[PROC_CLI] = { 0 }, total = 0, prev = 0, now = uv_hrtime() / 1000000, span;
+	long hz = sysconf(_SC_CLK_TCK), ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t i;
+	int k;
+
+	ticks[PROC_MASTER] = proc_ticks((int)getpid());
+	for (i = 0; i < ms->nchildren; i++)
+		if (ms->children[i].running && ms->children[i].kind < PROC_CLI)
+			ticks[ms->children[i].kind] += proc_ticks(ms->children[i].proc.pid);
+	if (hz <= 0)
+		hz = 100;
+	if (ncpu <= 0)
+		ncpu = 1;
+	/* The first time: since the gateway started. */
+	span = ms->cpu_prev_ms ? now - ms->cpu_prev_ms :
+	    (uint64_t)(time(NULL) - ms->started) * 1000;
+	gauge_rec(r, "RAM Utilization", ram_percent());
+	gauge_rec(r, "Disk Utilization: Logs", log_disk_percent(ms->cfg->paths.log));
+	for (k = 0; k < PROC_CLI; k++) {
+		total += ticks[k];
+		prev += ms->cpu_prev_ticks[k];
+	}
+	gauge_rec(r, "CPU Utilization MGA", cpu_percent(total, prev, span, hz, ncpu));
+	/* No anti-spam or anti-virus engine runs yet. */
+	gauge_rec(r, "CPU Utilization AntiSpam", 0);
+	gauge_rec(r, "CPU Utilization AntiVirus", 0);
+	for (k = 0; k < PROC_CLI; k++) {
+		gauge_rec(r, names[k], cpu_percent(ticks[k], ms->cpu_prev_ticks[k], span, hz, ncpu));
+		ms->cpu_prev_ticks[k] = ticks[k];
+	}
+	ms->cpu_prev_ms = now;
+}
+
+/* Who a daemon runs as: its configured user as root, else ours. */
+static const char *
+run_user(const char *as_root)
+{
+	struct passwd *pw;
+
+	if (getuid() == 0)
+		return as_root ? as_root : "root";
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "?";
+}
+
+/* tcpservices: the gateway's listening sockets and who serves them. */
+static void
+tcpservices(struct master *ms, struct ctl_reply *r)
+{
+	size_t i, k;
+	int smtpd_pid = 0;
+
+	for (i = 0; i < ms->nchildren; i++)
+		if (ms->children[i].kind == PROC_SMTPD && ms->children[i].running) {
+			smtpd_pid = ms->children[i].proc.pid;
+			break;
+		}
+	for (k = 0; k < ms->nlisten; k++) {
+		const struct cfg_listener *l = &ms->cfg->listeners[k];
+		ctl_rec_begin(r);
+		ctl_rec_add(r, "section", "service");
+		ctl_rec_add(r, "process", "smtpd");
+		ctl_rec_add(r, "pid", "%d", smtpd_pid);
+		ctl_rec_add(r, "user", "%s", run_user(ms->cfg->users.net));
+		ctl_rec_add(r, "proto", "%s", strchr(l->address, ':') ? "tcp6" : "tcp");
+		ctl_rec_add(r, "address", "%s%s%s:%u%s", strchr(l->address, ':') ? "[" : "",
+		    l->address, strchr(l->address, ':') ? "]" : "", l->port,
+		    ms->suspended[k] ? " (suspended)" : "");
+		ctl_rec_add(r, "listener", "%s", l->name);
+		ctl_rec_end(r);
+	}
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "service");
+	ctl_rec_add(r, "process", "sallyportd");
+	ctl_rec_add(r, "pid", "%d", (int)getpid());
+	ctl_rec_add(r, "user", "%s", run_user("root"));
+	ctl_rec_add(r, "proto", "unix");
+	ctl_rec_add(r, "address", "%s", ms->ctl_path ? ms->ctl_path : "");
+	ctl_rec_end(r);
+}
+
 static void
 pending_finish(struct pending *p)
 {
@@ -760,6 +973,9 @@ pending_finish(struct pending *p)
 		info_rec(&p->reply, "Status as of", "%lld", (long long)time(NULL));
 		info_rec(&p->reply, "Up since", "%lld", (long long)ms->started);
 		info_rec(&p->reply, "Hostname", "%s", ms->cfg->hostname);
+		system_gauges(ms, &p->reply);
+		/* Each smtpd throttles on its own; the system reports the most. */
+		gauge_rec(&p->reply, "Resource Conservation", p->rescon);
 		{
 			size_t i, nsusp = 0;
 			for (i = 0; i < ms->nlisten; i++)
@@ -802,6 +1018,11 @@ pending_child_reply(struct pending *p, struct child *c, const unsigned char *pl,
 			else if (c->kind == PROC_DELIVER && name && cur &&
 			    strcmp(name, "Current Outbound Conn.") == 0)
 				p->outbound += strtoull(cur, NULL, 10);
+			else if (c->kind == PROC_SMTPD && name && cur &&
+			    strcmp(name, "Resource Conservation") == 0) {
+				if (strtoull(cur, NULL, 10) > p->rescon)
+					p->rescon = strtoull(cur, NULL, 10);
+			}
 			else
 				ctl_rec_copy(&p->reply, &res.recs[i]);
 		}
@@ -906,10 +1127,57 @@ ctl_request(struct ctl_client *cl, uint32_t reqid, int argc, char **argv)
 		return;
 	} else if (strcmp(cmd, "showrecipients") == 0 || strcmp(cmd, "delivernow") == 0 ||
 	    strcmp(cmd, "suspenddel") == 0 || strcmp(cmd, "resumedel") == 0 ||
-	    strcmp(cmd, "resetcounters") == 0) {
+	    strcmp(cmd, "tophosts") == 0 || strcmp(cmd, "deleterecipients") == 0 ||
+	    strcmp(cmd, "bouncerecipients") == 0 || strcmp(cmd, "redirectrecipients") == 0 ||
+	    strcmp(cmd, "showmessage") == 0 || strcmp(cmd, "oldmessage") == 0 ||
+	    strcmp(cmd, "removemessage") == 0 || strcmp(cmd, "archivemessage") == 0 ||
+	    strcmp(cmd, "workqueue") == 0 || strcmp(cmd, "dnsstatus") == 0) {
 		ctl_reply_free(&r);
 		fan_out(ms, cl, reqid, argc, argv, 1u << PROC_QMGR, argv, argc);
 		return;
+	} else if (strcmp(cmd, "resetcounters") == 0) {
+		/* Every counter lives in qmgr (deliver reports DNS ones). */
+		ctl_reply_free(&r);
+		fan_out(ms, cl, reqid, argc, argv, 1u << PROC_QMGR, argv, argc);
+		return;
+	} else if (strcmp(cmd, "hoststatus") == 0 || strcmp(cmd, "dnsflush") == 0) {
+		struct pending *p;
+		struct buf b;
+		size_t i;
+
+		if (strcmp(cmd, "hoststatus") == 0 && argc < 2) {
+			ctl_reply_error(&r, "hoststatus: which recipient host?");
+			client_reply(cl, reqid, &r);
+			return;
+		}
+		ctl_reply_free(&r);
+		/* hoststatus: qmgr's queue and counters, and the DNS cache of
+		 * one deliver (they each keep their own); dnsflush: every
+		 * deliver. */
+		if (cmd[0] != 'h') {
+			fan_out(ms, cl, reqid, argc, argv, 1u << PROC_DELIVER, argv, argc);
+			if (ms->pendings && !ms->pendings->done && ms->pendings->outstanding == 0)
+				pending_finish(ms->pendings);
+			return;
+		}
+		fan_out(ms, cl, reqid, argc, argv, 1u << PROC_QMGR, argv, argc);
+		p = ms->pendings;
+		buf_init(&b, 0);
+		for (i = 0; p && !p->done && i < ms->nchildren; i++) {
+			struct child *c = &ms->children[i];
+			if (c->kind != PROC_DELIVER || !c->running || c->chan == NULL)
+				continue;
+			ctl_encode_request(&b, p->id, argc, argv);
+			ipc_conn_send(c->chan, &b);
+			p->outstanding++;
+			break;
+		}
+		buf_free(&b);
+		return;
+	} else if (strcmp(cmd, "tcpservices") == 0) {
+		tcpservices(ms, &r);
+	} else if (strcmp(cmd, "topin") == 0) {
+		ctl_reply_error(&r, "topin is not available yet: smtpd does not report its peers");
 	} else if (strcmp(cmd, "suspendlistener") == 0 || strcmp(cmd, "resumelistener") == 0 ||
 	    strcmp(cmd, "resumelister") == 0) {
 		int *sel = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *sel);

@@ -14,6 +14,7 @@ static const char *const labels[C_COUNT] = {
 	"5XX Hard Bounces", "Expired Hard Bounces", "Filter Hard Bounces",
 	"Other Hard Bounces", "Delivered Recipients", "Deleted Recipients",
 	"Global Unsub. Hits",
+	"DHAP Hits", "Rate Limit Hits",
 };
 
 const char *

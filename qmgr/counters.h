@@ -18,6 +18,8 @@ enum counter_id {
 	C_5XX_HARD_BOUNCES, C_EXPIRED_HARD_BOUNCES, C_FILTER_HARD_BOUNCES,
 	C_OTHER_HARD_BOUNCES, C_DELIVERED_RCPTS, C_DELETED_RCPTS,
 	C_GLOBAL_UNSUB_HITS,
+	/* smtpd policy decisions (issue 3): appended, ids are persisted */
+	C_DHAP_HITS, C_RATE_LIMIT_HITS,
 	C_COUNT
 };
 

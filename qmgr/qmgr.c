@@ -12,6 +12,7 @@
  * queue and schedules its pending recipients.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,19 @@ find_subject(const char *s, size_t len)
 static void
 workqueue_enter(struct qmgr *q, struct qmsg *m)
 {
+	size_t i;
+
+	if (m->flags & MSGF_DROP) {
+		/* A queuing sinkhole: committed like any message, then gone. */
+		for (i = 0; i < m->nrcpt; i++)
+			m->rcpts[i].state = RCPT_DONE;
+		m->pending = 0;
+		counter_add(&q->ctr, C_DROPPED_MSGS, 1);
+		log_info("MID %u dropped (sinkhole queuing listener)", m->mid);
+		log_info("Message finished MID %u done", m->mid);
+		sched_write_envelope(q, m);
+		return;
+	}
 	sched_message(q, m);
 }
 
@@ -396,6 +410,8 @@ counter_message(struct qmgr *q, const unsigned char *pl, size_t len)
 	ipc_rd_init(&rd, pl, len);
 	ipc_get_strbuf(&rd, name, sizeof name);
 	delta = ipc_get_u64(&rd);
+	if (ipc_rd_done(&rd) && qmgr_dns_counter(q, name, delta))
+		return;
 	if (!ipc_rd_done(&rd) || (id = counter_by_label(name)) < 0) {
 		log_warning("unknown counter update '%s'", name);
 		return;
@@ -521,11 +537,35 @@ drain_check(struct qmgr *q)
 	exit(0);
 }
 
+/* Disk I/O of the queue: bytes this process read and wrote in the last
+ * second (Linux /proc/self/io; elsewhere 0), against the most seen. */
+static void
+sample_io(struct qmgr *q)
+{
+	FILE *fp = fopen("/proc/self/io", "r");
+	char line[128];
+	uint64_t total = 0, v;
+
+	if (fp == NULL)
+		return;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (sscanf(line, "read_bytes: %" SCNu64, &v) == 1 ||
+		    sscanf(line, "write_bytes: %" SCNu64, &v) == 1)
+			total += v;
+	fclose(fp);
+	q->io_cur = q->io_last && total >= q->io_last ? total - q->io_last : 0;
+	q->io_last = total;
+	if (q->io_cur > q->io_max)
+		q->io_max = q->io_cur;
+}
+
 static void
 tick_cb(uv_timer_t *t)
 {
 	struct qmgr *q = t->data;
 
+	qmgr_sample_rates(q);
+	sample_io(q);
 	sched_tick(q);
 	qmgr_persist_counters(q);
 	if (q->draining)
@@ -604,6 +644,7 @@ load_state(struct qmgr *q)
 	}
 	if (store_meta_get(q->store, "reset.time", &v) == 0)
 		q->ctr.reset_time = v;
+	qmgr_load_dns_counters(q);
 	if ((r = store_scan(q->store, recover_one, q)) != 0)
 		log_crit("queue scan failed: %s", store_strerror(r));
 	for (i = 0; i < MSG_HASH_SIZE; i++) {
@@ -640,7 +681,10 @@ main(int argc, char **argv)
 	q->started = time(NULL);
 	sched_init(q);
 	qmgr_load_suspend_state(q);
+	qmgr_load_workqueue_state(q);
 	load_state(q);
+	rates_init(&q->rates, RS_COUNT);
+	qmgr_sample_rates(q);		/* from zero: the first events count */
 	uv_timer_init(q->d.loop, &q->tick);
 	q->tick.data = q;
 	uv_timer_start(&q->tick, tick_cb, 1000, 1000);

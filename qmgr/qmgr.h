@@ -11,9 +11,16 @@
 #include "buf.h"
 #include "counters.h"
 #include "daemon.h"
+#include "evrates.h"
 #include "ipc_conn.h"
 #include "qmsg.h"
 #include "store.h"
+
+/* Built with -DSP_BENCH_NO_COUNTERS, qmgr counts nothing: only to measure
+ * what counting costs (t/bench/run-bench, docs in the issue report). */
+#ifdef SP_BENCH_NO_COUNTERS
+#define counter_add(c, id, n)	((void)(c), (void)(id), (void)(n))
+#endif
 
 #define MSG_HASH_SIZE	65536
 #define DEST_HASH_SIZE	4096
@@ -57,13 +64,33 @@ struct dentry {
 	struct dentry	*next;
 };
 
+/* Host up/down of hoststatus: what the last attempt showed. */
+enum host_state { HOST_UNKNOWN = 0, HOST_UP, HOST_DOWN };
+
 struct dest {
 	char		*domain;
 	struct dentry	*ready, **ready_tail;
-	uint32_t	 active;
+	uint32_t	 active;		/* jobs in flight */
 	uint64_t	 last_activity;
 	int		 in_runq;
+	/* hoststatus / tophosts, since the last resetcounters (in memory:
+	 * kept as long as the destination, 3 hours after its last message). */
+	uint64_t	 hc[C_COUNT];
+	int		 host_state;
+	char		*last_5xx, *last_5xx_ip;
+	uint64_t	 last_5xx_time;
+	uint64_t	 scratch;		/* tophosts: active recipients */
 	struct dest	*hnext, *rnext;
+};
+
+/* dnsstatus counters (spec 2.12), in display order. */
+#define DNS_CTR_COUNT	6
+extern const char *const dns_counter_labels[DNS_CTR_COUNT];
+
+/* Rate series of status detail (index into struct rates). */
+enum rate_series {
+	RS_MSGS_RECEIVED, RS_RCPTS_RECEIVED, RS_SOFT_BOUNCED, RS_COMPLETED, RS_HARD_BOUNCED,
+	RS_DELIVERED, RS_COUNT
 };
 
 struct job {
@@ -96,6 +123,14 @@ struct qmgr {
 	int			 ids_loaded;
 	char			**suspended;	/* delivery suspended for these; "ALL" */
 	size_t			 nsuspended;
+	struct rates		 rates;
+	/* dnsstatus counters, reported by deliver (DNS_CTR_* order) */
+	uint64_t		 dns_life[DNS_CTR_COUNT], dns_base[DNS_CTR_COUNT];
+	uint64_t		 dns_up[DNS_CTR_COUNT];
+	int			 dns_dirty;
+	int			 wq_paused;	/* workqueue pause (state, persisted) */
+	char			*wq_reason;
+	uint64_t		 io_last, io_max, io_cur;	/* Disk I/O, bytes/s */
 	uv_timer_t		 tick;
 	uv_idle_t		 kick;
 	int			 kicked;
@@ -113,6 +148,9 @@ void		 qmgr_send(struct peer *p, struct buf *b);
 uint64_t	 qmgr_now(void);
 void		 qmgr_meta_put(struct qmgr *q, const char *key, uint64_t val);
 void		 qmgr_persist_counters(struct qmgr *q);
+/* A QMSG_COUNTER for a dnsstatus counter: 1, or 0 when label is not one. */
+int		 qmgr_dns_counter(struct qmgr *q, const char *label, uint64_t delta);
+void		 qmgr_load_dns_counters(struct qmgr *q);
 
 /* sched.c */
 void		 sched_init(struct qmgr *q);
@@ -129,9 +167,21 @@ int		 sched_suspended(struct qmgr *q, const char *domain);
 void		 sched_write_envelope(struct qmgr *q, struct qmsg *m);
 size_t		 sched_jobs(struct qmgr *q);
 size_t		 sched_active_dests(struct qmgr *q);
+struct dest	*sched_dest_find(struct qmgr *q, const char *domain);
+void		 sched_reset_host_counters(struct qmgr *q);
+/* Queue operations of sallyctl: rcpt selects the recipients (exact,
+ * case-insensitive match on domain or sender; NULL = all).  Recipients in
+ * a delivery now are left alone.  Each returns the messages touched and
+ * adds the recipients to *nrcpts. */
+enum rcpt_op { RCPT_OP_DELETE, RCPT_OP_BOUNCE, RCPT_OP_REDIRECT };
+size_t		 sched_rcpt_op(struct qmgr *q, enum rcpt_op op, const char *domain,
+		    const char *sender, uint32_t mid, const char *target, size_t *nrcpts,
+		    const char *why);
 
 /* ctl.c */
 void		 qmgr_ctl(struct qmgr *q, uint32_t reqid, const unsigned char *p, size_t len);
 void		 qmgr_load_suspend_state(struct qmgr *q);
+void		 qmgr_sample_rates(struct qmgr *q);
+void		 qmgr_load_workqueue_state(struct qmgr *q);
 
 #endif

@@ -1,6 +1,11 @@
 /*
  * qmsg - envelope records (see qmsg.h).  The record is versioned so a
  * later release can read a queue written by this one.
+ *
+ * After the recipients comes an optional section, present only when some
+ * recipient was redirected (redirectrecipients): u32 count, then count x
+ * (u32 rid, str routing domain).  A record without it is the same bytes
+ * as before the section existed.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -18,7 +23,7 @@
 void
 qmsg_encode(const struct qmsg *m, struct buf *b)
 {
-	uint32_t i;
+	uint32_t i, n;
 
 	ipc_put_u32(b, ENVELOPE_VERSION);
 	ipc_put_u32(b, m->icid);
@@ -39,6 +44,17 @@ qmsg_encode(const struct qmsg *m, struct buf *b)
 		ipc_put_u32(b, r->attempts);
 		ipc_put_u64(b, r->next_try);
 		ipc_put_str(b, r->last_reply);
+	}
+	for (i = 0, n = 0; i < m->nrcpt; i++)
+		n += m->rcpts[i].rerouted ? 1 : 0;
+	if (n == 0)
+		return;
+	ipc_put_u32(b, n);
+	for (i = 0; i < m->nrcpt; i++) {
+		if (!m->rcpts[i].rerouted)
+			continue;
+		ipc_put_u32(b, i);
+		ipc_put_str(b, m->rcpts[i].domain);
 	}
 }
 
@@ -98,6 +114,24 @@ qmsg_decode(uint32_t mid, const void *p, size_t len)
 		r->domain = qmsg_rcpt_domain(r->addr);
 		if (r->state != RCPT_DONE)
 			m->pending++;
+	}
+	if (rd.left > 0) {	/* redirected recipients */
+		uint32_t k, nr = ipc_get_u32(&rd);
+
+		if (!ipc_rd_ok(&rd) || nr > n)
+			goto bad;
+		for (k = 0; k < nr; k++) {
+			uint32_t rid = ipc_get_u32(&rd);
+			char *dom = ipc_get_strdup(&rd, ENV_STR_MAX);
+
+			if (dom == NULL || rid >= n) {
+				free(dom);
+				goto bad;
+			}
+			free(m->rcpts[rid].domain);
+			m->rcpts[rid].domain = dom;
+			m->rcpts[rid].rerouted = 1;
+		}
 	}
 	if (!ipc_rd_done(&rd))
 		goto bad;

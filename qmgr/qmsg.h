@@ -16,6 +16,7 @@ struct qrcpt {
 	char		*domain;	/* routing domain, A-labels, lower case */
 	uint8_t		 state;
 	uint8_t		 inflight;
+	uint8_t		 rerouted;	/* domain set by redirectrecipients */
 	uint32_t	 attempts;
 	uint64_t	 next_try;	/* unix seconds; 0 = now */
 	char		*last_reply;

@@ -5,6 +5,7 @@
  * qmgr.c (the process) so the logic links into unit tests.
  */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "qmgr.h"
@@ -85,6 +86,13 @@ qmgr_persist_counters(struct qmgr *q)
 	char key[48];
 	int i;
 
+	if (q->dns_dirty) {
+		for (i = 0; i < DNS_CTR_COUNT; i++) {
+			snprintf(key, sizeof key, "dns.%d", i);
+			qmgr_meta_put(q, key, q->dns_life[i]);
+		}
+		q->dns_dirty = 0;
+	}
 	if (!q->ctr.dirty)
 		return;
 	for (i = 0; i < C_COUNT; i++) {
@@ -92,5 +100,43 @@ qmgr_persist_counters(struct qmgr *q)
 		qmgr_meta_put(q, key, q->ctr.lifetime[i]);
 	}
 	q->ctr.dirty = 0;
+}
+
+const char *const dns_counter_labels[DNS_CTR_COUNT] = { "DNS Requests", "Network Requests",
+    "Cache Hits", "Cache Misses", "Cache Exceptions", "Cache Expired" };
+
+int
+qmgr_dns_counter(struct qmgr *q, const char *label, uint64_t delta)
+{
+	int k;
+
+	for (k = 0; k < DNS_CTR_COUNT; k++) {
+		if (strcmp(dns_counter_labels[k], label) == 0) {
+			q->dns_life[k] += delta;
+			q->dns_up[k] += delta;
+			q->dns_dirty = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Lifetime totals ("dns.<k>") and the resetcounters baseline
+ * ("dnsbase.<k>") live in the queue's meta database, as the others. */
+void
+qmgr_load_dns_counters(struct qmgr *q)
+{
+	char key[48];
+	uint64_t v;
+	int k;
+
+	for (k = 0; k < DNS_CTR_COUNT; k++) {
+		snprintf(key, sizeof key, "dns.%d", k);
+		if (store_meta_get(q->store, key, &v) == 0)
+			q->dns_life[k] = v;
+		snprintf(key, sizeof key, "dnsbase.%d", k);
+		if (store_meta_get(q->store, key, &v) == 0)
+			q->dns_base[k] = v;
+	}
 }
 

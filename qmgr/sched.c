@@ -54,6 +54,37 @@ dest_get(struct qmgr *q, const char *domain)
 	return d;
 }
 
+struct dest *
+sched_dest_find(struct qmgr *q, const char *domain)
+{
+	struct dest *d;
+
+	for (d = q->dests[str_hash(domain) % DEST_HASH_SIZE]; d; d = d->hnext)
+		if (strcmp(d->domain, domain) == 0)
+			return d;
+	return NULL;
+}
+
+/* A counter event of one recipient: global and for its destination. */
+static void
+count_rcpt(struct qmgr *q, const char *domain, enum counter_id id)
+{
+	struct dest *d = dest_get(q, domain);
+
+	counter_add(&q->ctr, id, 1);
+	d->hc[id]++;
+	d->last_activity = qmgr_now();
+}
+
+static void
+dest_free(struct dest *d)
+{
+	free(d->domain);
+	free(d->last_5xx);
+	free(d->last_5xx_ip);
+	free(d);
+}
+
 static void
 dest_enqueue(struct qmgr *q, struct dest *d, struct dentry *e)
 {
@@ -324,8 +355,7 @@ sched_tick(struct qmgr *q)
 			if (!d->ready && !d->active && !d->in_runq &&
 			    now - d->last_activity > DEST_KEEP_SECONDS) {
 				*pp = d->hnext;
-				free(d->domain);
-				free(d);
+				dest_free(d);
 				q->ndests--;
 			} else
 				pp = &d->hnext;
@@ -514,9 +544,9 @@ hard_bounce(struct qmgr *q, struct qmsg *m, uint32_t rid, enum counter_id why)
 
 	r->state = RCPT_DONE;
 	m->pending--;
-	counter_add(&q->ctr, why, 1);
-	counter_add(&q->ctr, C_HARD_BOUNCED_RCPTS, 1);
-	counter_add(&q->ctr, C_COMPLETED_RCPTS, 1);
+	count_rcpt(q, r->domain, why);
+	count_rcpt(q, r->domain, C_HARD_BOUNCED_RCPTS);
+	count_rcpt(q, r->domain, C_COMPLETED_RCPTS);
 	log_info("MID %u RID [%u] to <%s> hard bounced: %s", m->mid, rid, r->addr,
 	    r->last_reply ? r->last_reply : "");
 }
@@ -537,8 +567,8 @@ apply_outcome(struct qmgr *q, struct qmsg *m, uint32_t rid, uint32_t status, uin
 	if (status == 2) {
 		r->state = RCPT_DONE;
 		m->pending--;
-		counter_add(&q->ctr, C_DELIVERED_RCPTS, 1);
-		counter_add(&q->ctr, C_COMPLETED_RCPTS, 1);
+		count_rcpt(q, r->domain, C_DELIVERED_RCPTS);
+		count_rcpt(q, r->domain, C_COMPLETED_RCPTS);
 		return 0;
 	}
 	if (status == 5) {
@@ -546,7 +576,7 @@ apply_outcome(struct qmgr *q, struct qmsg *m, uint32_t rid, uint32_t status, uin
 		    reason == REASON_SMTP ? C_5XX_HARD_BOUNCES : C_OTHER_HARD_BOUNCES);
 		return 1;
 	}
-	counter_add(&q->ctr, C_SOFT_BOUNCED_EVENTS, 1);
+	count_rcpt(q, r->domain, C_SOFT_BOUNCED_EVENTS);
 	r->attempts++;
 	bp = config_bounce_profile(q->d.cfg, config_destination(q->d.cfg, r->domain)->bounce_profile);
 	if (now - m->received >= bp->max_queue_time || r->attempts >= bp->max_attempts) {
@@ -570,15 +600,46 @@ apply_outcome(struct qmgr *q, struct qmsg *m, uint32_t rid, uint32_t status, uin
 	return 0;
 }
 
+/* Host up/down and the last 5XX of hoststatus, from one job's result:
+ * up when the host answered in SMTP, down when it could not be reached. */
+static void
+note_host(struct dest *d, const char *host, const uint32_t *status, const uint32_t *reason,
+    char **text, size_t n)
+{
+	const char *lb = strchr(host, '['), *rb = lb ? strchr(lb, ']') : NULL;
+	int smtp = 0, conn = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (reason[i] == REASON_SMTP)
+			smtp = 1;
+		else if (reason[i] == REASON_CONN)
+			conn = 1;
+		if (status[i] == 5 && reason[i] == REASON_SMTP && text[i]) {
+			free(d->last_5xx);
+			free(d->last_5xx_ip);
+			d->last_5xx = xstrdup(text[i]);
+			d->last_5xx_ip = lb && rb ? xstrndup(lb + 1, (size_t)(rb - lb - 1)) :
+			    xstrdup(host);
+			d->last_5xx_time = qmgr_now();
+		}
+	}
+	if (smtp)
+		d->host_state = HOST_UP;
+	else if (conn)
+		d->host_state = HOST_DOWN;
+}
+
 static void
 job_finish(struct qmgr *q, struct job *j, struct peer *dp, uint32_t *status, uint32_t *reason,
-    char **text)
+    char **text, const char *host)
 {
 	struct dentry *e = j->e, *retry = NULL;
 	struct qmsg *m = e->m;
 	uint32_t *bounced = xcalloc(e->nrids, sizeof *bounced);
 	size_t i, nb = 0;
 
+	note_host(j->dest, host, status, reason, text, e->nrids);
 	for (i = 0; i < e->nrids; i++) {
 		uint32_t rid = e->rids[i];
 		if (m->rcpts[rid].state == RCPT_DONE)
@@ -649,7 +710,7 @@ sched_result(struct qmgr *q, struct peer *p, uint32_t jobid, const unsigned char
 	if (dcid != DCID_NONE)
 		q->last_id[ID_DCID] = dcid;
 	nr = j->e->nrids;
-	job_finish(q, j, p, status, reason, text);
+	job_finish(q, j, p, status, reason, text, host);
 	for (i = 0; i < nr; i++)
 		free(text[i]);
 	free(status);
@@ -715,4 +776,120 @@ sched_deliver_lost(struct qmgr *q, struct peer *p)
 		}
 	}
 	sched_kick(q);
+}
+
+/* ---- queue operations (sallyctl) ---- */
+
+/* Takes every entry out of the ready queues and the retry heap and
+ * schedules the messages again, after a queue operation changed their
+ * recipients.  Jobs in flight are not touched. */
+static void
+sched_rebuild(struct qmgr *q)
+{
+	struct dentry *e, *next;
+	struct dest *d;
+	struct qmsg *m;
+	size_t i;
+
+	for (i = 0; i < DEST_HASH_SIZE; i++) {
+		for (d = q->dests[i]; d; d = d->hnext) {
+			for (e = d->ready; e; e = next) {
+				next = e->next;
+				dentry_free(e);
+			}
+			d->ready = NULL;
+			d->ready_tail = &d->ready;
+		}
+	}
+	for (i = 0; i < q->heap_len; i++)
+		dentry_free(q->heap[i]);
+	q->heap_len = 0;
+	for (i = 0; i < MSG_HASH_SIZE; i++)
+		for (m = q->msgs[i]; m; m = m->hnext)
+			if (m->pending)
+				sched_message(q, m);
+}
+
+size_t
+sched_rcpt_op(struct qmgr *q, enum rcpt_op op, const char *domain, const char *sender,
+    uint32_t mid, const char *target, size_t *nrcpts, const char *why)
+{
+	static const char *const verbs[] = { "deleted", "bounced", "redirected" };
+	struct qmsg **touched = NULL, *m;
+	size_t nt = 0, i, n = 0;
+	uint32_t *rids = NULL, j;
+
+	for (i = 0; i < MSG_HASH_SIZE; i++) {
+		for (m = q->msgs[i]; m; m = m->hnext) {
+			size_t nr = 0;
+
+			if (mid && m->mid != mid)
+				continue;
+			if (sender && strcasecmp(m->sender, sender) != 0)
+				continue;
+			rids = xrealloc(rids, (m->nrcpt ? m->nrcpt : 1) * sizeof *rids);
+			for (j = 0; j < m->nrcpt; j++) {
+				struct qrcpt *r = &m->rcpts[j];
+
+				if (r->state == RCPT_DONE || r->inflight)
+					continue;
+				if (domain && strcasecmp(r->domain, domain) != 0)
+					continue;
+				log_info("MID %u RID [%u] to <%s> %s by the administrator (%s)%s%s",
+				    m->mid, j, r->addr, verbs[op], why, target ? " to " : "",
+				    target ? target : "");
+				switch (op) {
+				case RCPT_OP_DELETE:
+					r->state = RCPT_DONE;
+					m->pending--;
+					count_rcpt(q, r->domain, C_DELETED_RCPTS);
+					count_rcpt(q, r->domain, C_COMPLETED_RCPTS);
+					break;
+				case RCPT_OP_BOUNCE:
+					free(r->last_reply);
+					r->last_reply = xasprintf("5.0.0 bounced by the administrator "
+					    "(%s)", why);
+					hard_bounce(q, m, j, C_OTHER_HARD_BOUNCES);
+					break;
+				case RCPT_OP_REDIRECT:
+					free(r->domain);
+					r->domain = xstrdup(target);
+					r->rerouted = 1;	/* kept in the envelope */
+					r->next_try = 0;
+					break;
+				}
+				rids[nr++] = j;
+			}
+			if (nr == 0)
+				continue;
+			n += nr;
+			if (op == RCPT_OP_BOUNCE)
+				bounce_generate(q, m, rids, nr);
+			touched = xrealloc(touched, (nt + 1) * sizeof *touched);
+			touched[nt++] = m;
+		}
+	}
+	free(rids);
+	sched_rebuild(q);
+	for (i = 0; i < nt; i++) {
+		if (touched[i]->pending == 0)
+			log_info("Message finished MID %u done", touched[i]->mid);
+		sched_write_envelope(q, touched[i]);
+	}
+	free(touched);
+	sched_kick(q);
+	*nrcpts += n;
+	return nt;
+}
+
+/* resetcounters: hoststatus data is "since the last reset". */
+void
+sched_reset_host_counters(struct qmgr *q)
+{
+	struct dest *d;
+	size_t i;
+
+	for (i = 0; i < DEST_HASH_SIZE; i++)
+		for (d = q->dests[i]; d; d = d->hnext)
+			memset(d->hc, 0, sizeof d->hc);
 }

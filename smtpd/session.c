@@ -18,6 +18,21 @@
  *	carry them, as every MTA does: they are not answers to an EHLO-era
  *	command.
  *
+ *	Recipient processing follows the trace order: default domain for a
+ *	bare local part, domain map, then the relay decision (RAT), then
+ *	the alias table (one level; "/dev/null" drops the recipient, and a
+ *	message left with only dropped recipients is read and discarded,
+ *	counted as a Dropped Message).  The sender gets the default domain
+ *	and, on private listeners, masquerading.
+ *
+ *	Limits with their replies: max_conns_per_ip at the banner (421
+ *	4.7.0), max_msgs_per_conn at MAIL (421 4.7.0, close), the resource
+ *	conservation halt at MAIL (452 4.3.1), max_rcpts_per_hour per
+ *	sending IP (the policy's code and text, 452 by default; RAT entries
+ *	with bypass_rate_limit do not count), and directory harvest
+ *	prevention: an invalid recipient beyond the policy's hourly limit
+ *	closes the connection with 421 4.7.0 and counts a DHAP hit.
+ *
  *	Relay decision per recipient, in order: bare <postmaster> is always
  *	accepted (RFC 5321 4.5.1); a RELAY policy accepts anything; a
  *	sinkhole listener accepts anything; sender-specified routing in the
@@ -42,6 +57,7 @@
 #include "log.h"
 #include "proto.h"
 #include "rat.h"
+#include "rewrite.h"
 #include "session.h"
 #include "xalloc.h"
 
@@ -54,7 +70,8 @@
 struct smtp_session {
 	const struct config		*cfg;
 	const struct cfg_listener	*listener;
-	const struct cfg_policy		*policy;
+	const struct cfg_policy		*policy;	/* &eff */
+	struct cfg_policy		 eff;		/* merged with the default */
 	const struct smtp_session_ops	*ops;
 	void				*arg;
 	uint32_t			 icid;
@@ -62,6 +79,13 @@ struct smtp_session {
 	char				 client_ip[64];
 	enum cfg_action			 action;
 	enum smtp_state			 state;
+	char				 ptr_host[256];
+	int				 host_verified;
+	hat_listed_fn			*listed;	/* start only */
+	void				*listed_arg;
+	uint32_t			 conns_from_ip;
+	struct rate_table		*rates;
+	uint32_t			 nmsgs;		/* accepted in this connection */
 
 	struct buf			 in;
 	size_t				 in_off;	/* processed bytes of in */
@@ -84,6 +108,7 @@ struct smtp_session {
 	char				**rcpts;
 	size_t				 nrcpt;
 	size_t				 rcpt_bytes;
+	size_t				 ndropped;	/* aliased to /dev/null */
 	uint32_t			 mid;
 	int				 qmgr_txn;	/* begun with qmgr, not ended */
 	int				 queueless;	/* sinkhole: nothing to qmgr */
@@ -99,6 +124,8 @@ static const struct cfg_policy no_policy = {
 };
 
 static void	session_close(struct smtp_session *, const char *);
+static void	sender_rewrite(struct smtp_session *);
+static void	sender_verify_failed(struct smtp_session *, const char *);
 
 static const char *
 hostname(const struct smtp_session *s)
@@ -213,6 +240,7 @@ txn_reset(struct smtp_session *s)
 	s->rcpts = NULL;
 	s->nrcpt = 0;
 	s->rcpt_bytes = 0;
+	s->ndropped = 0;
 	free(s->sender);
 	s->sender = NULL;
 	s->in_txn = 0;
@@ -262,7 +290,14 @@ smtp_session_new(const struct smtp_session_params *p, const struct smtp_session_
 	s->icid = p->icid;
 	snprintf(s->local_ip, sizeof s->local_ip, "%s", p->local_ip ? p->local_ip : "");
 	snprintf(s->client_ip, sizeof s->client_ip, "%s", p->client_ip ? p->client_ip : "");
-	s->policy = &no_policy;
+	snprintf(s->ptr_host, sizeof s->ptr_host, "%s", p->ptr_host ? p->ptr_host : "");
+	s->host_verified = p->ptr_host != NULL && p->host_verified;
+	s->listed = p->listed;
+	s->listed_arg = p->listed_arg;
+	s->conns_from_ip = p->conns_from_ip;
+	s->rates = p->rates;
+	s->eff = no_policy;
+	s->policy = &s->eff;
 	s->action = ACTION_REJECT;
 	s->state = SMTP_CMD;
 	buf_init(&s->in, SMTP_IN_MAX);
@@ -271,25 +306,52 @@ smtp_session_new(const struct smtp_session_params *p, const struct smtp_session_
 	return s;
 }
 
+/*
+ * A sinkhole listener's own defaults for what no policy sets (the spec's
+ * "defaults for a sinkhole listener": 100M, 600 connections per address,
+ * 10,000 messages per connection, 100,000 recipients per message).
+ */
+static void
+sinkhole_defaults(struct cfg_policy *p)
+{
+	if (!(p->set & POL_MAX_MESSAGE_SIZE))
+		p->max_message_size = 100ULL * 1024 * 1024;
+	if (!(p->set & POL_MAX_CONNS_PER_IP))
+		p->max_conns_per_ip = 600;
+	if (!(p->set & POL_MAX_MSGS_PER_CONN))
+		p->max_msgs_per_conn = 10000;
+	if (!(p->set & POL_MAX_RCPTS_PER_MSG))
+		p->max_rcpts_per_msg = 100000;
+}
+
 void
 smtp_session_start(struct smtp_session *s)
 {
-	const struct cfg_hat_entry *e;
+	const struct cfg_hat_entry *e = NULL;
 	const struct cfg_policy *pol = NULL;
-	const char *matched = NULL;
+	const char *matched = NULL, *text;
+	struct hat_client hc;
+	char safe[1024];
+	unsigned code;
 
-	log_info("New SMTP ICID %u interface %s (%s) address %s reverse dns host unknown "
-	    "verified no", s->icid, s->listener->name, s->local_ip, s->client_ip);
-	e = hat_match_sender_group(s->listener->hat, s->listener->nhat, s->client_ip,
-	    &matched, NULL);
+	log_info("New SMTP ICID %u interface %s (%s) address %s reverse dns host %s "
+	    "verified %s", s->icid, s->listener->name, s->local_ip, s->client_ip,
+	    s->ptr_host[0] != '\0' ? log_safe(s->ptr_host, safe, sizeof safe) : "unknown",
+	    s->host_verified ? "yes" : "no");
+	if (hat_client_init(&hc, s->client_ip, s->host_verified ? s->ptr_host : NULL,
+	    s->listed, s->listed_arg) == 0)
+		e = hat_match_client(s->listener->hat, s->listener->nhat, &hc, &matched, NULL);
+	s->listed = NULL;	/* the caller's answers are gone after start */
 	if (e != NULL) {
 		pol = e->policy;
 		if (pol == NULL && e->policy_name != NULL)
 			pol = config_policy(s->cfg, e->policy_name);
 	}
 	if (pol != NULL) {
-		s->policy = pol;
-		s->action = pol->action;
+		config_policy_merge(pol, s->listener->default_policy, &s->eff);
+		if (s->listener->type == LISTENER_SINKHOLE)
+			sinkhole_defaults(&s->eff);
+		s->action = s->eff.action;
 	}
 	log_info("ICID %u %s SG %s match %s SBRS None", s->icid, action_name(s->action),
 	    e != NULL ? e->group : "None", matched != NULL ? matched : "None");
@@ -298,10 +360,29 @@ smtp_session_start(struct smtp_session *s)
 		session_close(s, "TCP refused by HAT");
 		break;
 	case ACTION_REJECT:
-		reply_enh(s, 554, "5.7.1", "%s Access denied", hostname(s));
+		code = s->eff.reject_banner_code ? s->eff.reject_banner_code : 554;
+		if ((text = s->eff.reject_banner_text) != NULL)
+			buf_printf(&s->out, "%u %s\r\n", code, text);
+		else
+			reply_enh(s, (int)code, code >= 500 ? "5.7.1" : "4.7.1",
+			    "%s Access denied", hostname(s));
+		if (code == 421)
+			session_close(s, "rejected by HAT");
 		break;
 	default:
-		buf_printf(&s->out, "220 %s ESMTP Sallyport\r\n", hostname(s));
+		if (s->eff.max_conns_per_ip != 0 && s->conns_from_ip > s->eff.max_conns_per_ip) {
+			log_info("ICID %u refused: too many connections from %s (%u, limit %u)",
+			    s->icid, s->client_ip, s->conns_from_ip, s->eff.max_conns_per_ip);
+			reply_enh(s, 421, "4.7.0", "%s Too many connections from your host",
+			    hostname(s));
+			session_close(s, "too many connections from one address");
+			break;
+		}
+		code = s->eff.banner_code ? s->eff.banner_code : 220;
+		if ((text = s->eff.banner_text) != NULL)
+			buf_printf(&s->out, "%u %s\r\n", code, text);
+		else
+			buf_printf(&s->out, "%u %s ESMTP Sallyport\r\n", code, hostname(s));
 		break;
 	}
 }
@@ -486,8 +567,22 @@ cmd_mail(struct smtp_session *s, const char *args)
 		refuse(s, 503, "5.5.1", "Error: nested MAIL command");
 		return;
 	}
+	if (s->state == SMTP_WAIT_DNS)
+		return;
 	if ((path = after_keyword(args, "FROM:")) == NULL) {
 		refuse(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (s->eff.max_msgs_per_conn != 0 && s->nmsgs >= s->eff.max_msgs_per_conn) {
+		log_info("ICID %u message limit reached (%u per connection); closing", s->icid,
+		    s->eff.max_msgs_per_conn);
+		reply(s, 421, "4.7.0", "%s Too many messages in this connection", hostname(s));
+		session_close(s, "too many messages in one connection");
+		return;
+	}
+	if (s->ops->rescon != NULL && s->ops->rescon(s->arg) >= SMTP_RESCON_HALT) {
+		refuse(s, 452, "4.3.1", "Insufficient system resources (resource conservation), "
+		    "try again later");
 		return;
 	}
 	if (!s->ops->qmgr_ready(s->arg)) {
@@ -495,7 +590,8 @@ cmd_mail(struct smtp_session *s, const char *args)
 		return;
 	}
 	/* The parameters say whether UTF-8 is allowed: find them first. */
-	st = addr_parse_path(path, strlen(path), 1, 0, &a, &rest);
+	st = addr_parse_path(path, strlen(path), 1, s->listener->default_domain != NULL, &a,
+	    &rest);
 	if (st == ADDR_OK) {
 		if (addr_parse_esmtp_params(rest, strlen(rest), &ep) < 0) {
 			refuse(s, 501, "5.5.4", "Syntax error in parameters");
@@ -510,8 +606,13 @@ cmd_mail(struct smtp_session *s, const char *args)
 			    ep.has_auth && ep.unknown[0] == '\0' ? "AUTH" : ep.unknown);
 			return;
 		}
-		st = addr_parse_path(path, strlen(path), ep.smtputf8, 0, &a, &rest);
+		st = addr_parse_path(path, strlen(path), ep.smtputf8,
+		    s->listener->default_domain != NULL, &a, &rest);
 	}
+	if (st == ADDR_OK && !a.is_null && a.domain_ascii[0] == '\0' &&
+	    (s->listener->default_domain == NULL || addr_domain_to_ascii(
+	    s->listener->default_domain, a.domain_ascii, sizeof a.domain_ascii) < 0))
+		st = ADDR_ERR_NO_DOMAIN;
 	switch (st) {
 	case ADDR_OK:
 		break;
@@ -537,27 +638,200 @@ cmd_mail(struct smtp_session *s, const char *args)
 	}
 	s->in_txn = 1;
 	s->sender = addr_for_queue(&a);
+	sender_rewrite(s);
+	if (s->eff.verify_sender_domain && !a.is_null) {
+		const char *dom = strrchr(s->sender, '@') + 1;
+
+		if (!a.is_literal && strchr(dom, '.') == NULL) {
+			sender_verify_failed(s, "malformed");
+			return;
+		}
+		if (!a.is_literal && s->ops->verify_domain != NULL &&
+		    s->ops->verify_domain(s->arg, dom) == 0) {
+			s->state = SMTP_WAIT_DNS;
+			return;
+		}
+	}
 	s->flags = (ep.smtputf8 ? MSGF_SMTPUTF8 : 0) | (ep.body_8bit ? MSGF_8BITMIME : 0);
 	if (s->listener->type == LISTENER_SINKHOLE && s->listener->sinkhole_queue)
 		s->flags |= MSGF_DROP;
 	reply(s, 250, "2.1.0", "Sender ok");
 }
 
-/* NULL if the recipient may be accepted, else the refusal text (550). */
+/* verify_sender_domain refused the sender: the policy's code. */
+static void
+sender_verify_failed(struct smtp_session *s, const char *why)
+{
+	unsigned code = s->eff.verify_sender_code ? s->eff.verify_sender_code : 553;
+
+	refuse(s, (int)code, "5.1.8", "Sender address rejected: Domain not found (%s)", why);
+	txn_reset(s);
+}
+
+void
+smtp_session_sender_verified(struct smtp_session *s, int result)
+{
+	unsigned code;
+
+	if (s->state != SMTP_WAIT_DNS)
+		return;
+	s->state = SMTP_CMD;
+	switch (result) {
+	case SMTP_VERIFY_OK:
+		reply(s, 250, "2.1.0", "Sender ok");
+		break;
+	case SMTP_VERIFY_NXDOMAIN:
+		sender_verify_failed(s, "does not resolve");
+		break;
+	default:
+		code = s->eff.verify_sender_tempfail_code ?
+		    s->eff.verify_sender_tempfail_code : 451;
+		refuse(s, (int)code, "4.1.8", "Sender address rejected: Domain lookup failed, "
+		    "try again later");
+		txn_reset(s);
+		break;
+	}
+	smtp_session_process(s);
+}
+
+/* Masquerading after the default domain (which the parser applied). */
+static void
+sender_rewrite(struct smtp_session *s)
+{
+	char safe[ADDR_PATH_MAX * 8], safe2[ADDR_PATH_MAX * 8];
+	char *m;
+
+	if (s->sender[0] == '\0' || (m = rewrite_masquerade(s->listener, s->sender)) == NULL)
+		return;
+	log_info("ICID %u sender <%s> masqueraded as <%s>", s->icid,
+	    log_safe(s->sender, safe, sizeof safe), log_safe(m, safe2, sizeof safe2));
+	free(s->sender);
+	s->sender = m;
+}
+
+/*
+ * NULL if the recipient may be accepted, else the refusal text (550).
+ * *rat gets the RAT entry that matched, when the listener is public (for
+ * its custom reply and bypass_rate_limit), else NULL.
+ */
 static const char *
-relay_refusal(const struct smtp_session *s, const struct mailaddr *a)
+relay_refusal(const struct smtp_session *s, const struct mailaddr *a,
+    const struct cfg_rat_entry **rat)
 {
 	const char *denied = s->listener->type == LISTENER_PUBLIC ?
 	    "Recipient address rejected: Access denied" : "Relaying denied";
 
+	*rat = NULL;
+	if (s->listener->type == LISTENER_PUBLIC)
+		*rat = rat_match_recipient(s->listener->rat, s->listener->nrat, a->local,
+		    a->domain_ascii, NULL);
 	if (s->action == ACTION_RELAY || s->listener->type == LISTENER_SINKHOLE)
 		return NULL;
 	if (local_has_routing(a->local))
 		return denied;
-	if (s->listener->type == LISTENER_PUBLIC &&
-	    rat_accepts(s->listener->rat, s->listener->nrat, a->local, a->domain_ascii))
+	if (*rat != NULL && (*rat)->action == ACTION_ACCEPT)
 		return NULL;
 	return denied;
+}
+
+static time_t
+session_now(struct smtp_session *s)
+{
+	return s->ops->now != NULL ? s->ops->now(s->arg) : time(NULL);
+}
+
+/* A configured "code [x.y.z] text" reply; the enhanced code is dropped
+ * when the client did not say EHLO. */
+static void
+reply_custom(struct smtp_session *s, const char *t)
+{
+	const char *p = t + 4, *sp;
+
+	if (!s->enhanced && p[0] >= '2' && p[0] <= '5' && p[1] == '.' &&
+	    (sp = strchr(p, ' ')) != NULL && strspn(p, "0123456789.") == (size_t)(sp - p))
+		buf_printf(&s->out, "%.3s %s\r\n", t, sp + 1);
+	else
+		buf_printf(&s->out, "%s\r\n", t);
+}
+
+/*
+ * Directory harvest prevention: one more invalid recipient from this
+ * address.  1 when that was one too many: the connection is closed.
+ */
+static int
+dhap_check(struct smtp_session *s)
+{
+	uint32_t n, max = s->eff.dhap_max_invalid_rcpts_per_hour;
+
+	if (s->rates == NULL)
+		return 0;
+	n = rate_table_add(s->rates, RATE_INVALID_RCPTS, s->client_ip, 1, session_now(s));
+	if (max == 0 || n <= max)
+		return 0;
+	log_info("ICID %u DHAP: %u invalid recipients from %s in the last hour (limit %u); "
+	    "dropping the connection", s->icid, n, s->client_ip, max);
+	s->ops->counter(s->arg, SMTP_COUNTER_DHAP_HITS, 1);
+	reply_enh(s, 421, "4.7.0", "%s Too many invalid recipients; closing", hostname(s));
+	session_close(s, "directory harvest prevention");
+	return 1;
+}
+
+/* The hourly recipient limit of the sending address: 1 when reached
+ * (the reply is given), else 0. */
+static int
+rate_limited(struct smtp_session *s, const struct cfg_rat_entry *rat)
+{
+	uint32_t n, max = s->eff.max_rcpts_per_hour, code = s->eff.rate_limit_code;
+	const char *text = s->eff.rate_limit_text;
+
+	if (max == 0 || s->rates == NULL || (rat != NULL && rat->bypass_rate_limit))
+		return 0;
+	n = rate_table_add(s->rates, RATE_RCPTS, s->client_ip, 0, session_now(s));
+	if (n < max)
+		return 0;
+	if (code == 0)
+		code = 452;
+	if (text == NULL)
+		text = "Too many recipients received this hour";
+	log_info("ICID %u Rate limit: %u recipients per hour from %s reached; answered %u",
+	    s->icid, max, s->client_ip, code);
+	s->ops->counter(s->arg, SMTP_COUNTER_RATE_LIMIT_HITS, 1);
+	reply(s, (int)code, code >= 500 ? "5.7.0" : "4.7.0", "%s", text);
+	return 1;
+}
+
+/* Adds one recipient address (already rewritten) to the transaction. */
+static void
+rcpt_add(struct smtp_session *s, char *rcpt)
+{
+	s->rcpts = xrealloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts);
+	s->rcpts[s->nrcpt++] = rcpt;
+	s->rcpt_bytes += strlen(rcpt) + 4;
+}
+
+/* Alias table: rcpt is consumed (added, or replaced by its expansion). */
+static void
+rcpt_add_aliased(struct smtp_session *s, char *rcpt)
+{
+	const struct cfg_alias *al = config_alias(s->cfg, rcpt);
+	char safe[ADDR_PATH_MAX * 8], safe2[ADDR_PATH_MAX * 8];
+	size_t i;
+
+	if (al == NULL) {
+		rcpt_add(s, rcpt);
+		return;
+	}
+	for (i = 0; i < al->nto; i++) {
+		log_info("ICID %u alias <%s> -> %s%s%s", s->icid, log_safe(rcpt, safe, sizeof safe),
+		    strcmp(al->to[i], "/dev/null") == 0 ? "" : "<",
+		    log_safe(al->to[i], safe2, sizeof safe2),
+		    strcmp(al->to[i], "/dev/null") == 0 ? " (dropped)" : ">");
+		if (strcmp(al->to[i], "/dev/null") == 0)
+			s->ndropped++;
+		else if (s->rcpt_bytes + strlen(al->to[i]) + 4 <= SMTP_RCPT_BYTES_MAX)
+			rcpt_add(s, xstrdup(al->to[i]));
+	}
+	free(rcpt);
 }
 
 static void
@@ -571,8 +845,9 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 {
 	struct mailaddr a;
 	enum addr_status st;
+	const struct cfg_rat_entry *rat;
 	const char *path, *rest, *why;
-	char *rcpt;
+	char *rcpt, *mapped, safe[ADDR_PATH_MAX * 8], safe2[ADDR_PATH_MAX * 8];
 	size_t len;
 	int postmaster = 0;
 
@@ -589,12 +864,19 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 	if (st == ADDR_OK && a.is_null)
 		st = ADDR_ERR_SYNTAX;
 	if (st == ADDR_OK && a.domain_ascii[0] == '\0') {
-		if (strcasecmp(a.local, "postmaster") != 0)
-			st = ADDR_ERR_NO_DOMAIN;
-		else if (addr_domain_to_ascii(hostname(s), a.domain_ascii,
+		if (strcasecmp(a.local, "postmaster") == 0) {
+			if (addr_domain_to_ascii(hostname(s), a.domain_ascii,
+			    sizeof a.domain_ascii) < 0)
+				snprintf(a.domain_ascii, sizeof a.domain_ascii, "%s",
+				    hostname(s));
+			postmaster = 1;
+		} else if (s->listener->default_domain == NULL ||
+		    addr_domain_to_ascii(s->listener->default_domain, a.domain_ascii,
 		    sizeof a.domain_ascii) < 0)
-			snprintf(a.domain_ascii, sizeof a.domain_ascii, "%s", hostname(s));
-		postmaster = 1;
+			st = ADDR_ERR_NO_DOMAIN;
+		else
+			log_info("ICID %u recipient <%s> -> <%s@%s> (default domain)", s->icid,
+			    log_safe(a.local, safe, sizeof safe), safe, a.domain_ascii);
 	}
 	switch (st) {
 	case ADDR_OK:
@@ -626,6 +908,13 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		return;
 	}
 	rcpt = addr_for_queue(&a);
+	if ((mapped = rewrite_domain_map(s->listener, rcpt)) != NULL) {
+		log_info("ICID %u recipient <%s> -> <%s> (domain map)", s->icid,
+		    log_safe(rcpt, safe, sizeof safe), log_safe(mapped, safe2, sizeof safe2));
+		free(rcpt);
+		rcpt = mapped;
+		snprintf(a.domain_ascii, sizeof a.domain_ascii, "%s", strrchr(rcpt, '@') + 1);
+	}
 	len = strlen(rcpt);
 	if ((s->policy->max_rcpts_per_msg != 0 && s->nrcpt >= s->policy->max_rcpts_per_msg) ||
 	    s->rcpt_bytes + len + 4 > SMTP_RCPT_BYTES_MAX) {
@@ -634,16 +923,49 @@ cmd_rcpt(struct smtp_session *s, const char *args)
 		rcpt_refused(s);
 		return;
 	}
-	if (!postmaster && (why = relay_refusal(s, &a)) != NULL) {
-		free(rcpt);
-		refuse(s, 550, "5.7.1", "%s", why);
+	why = relay_refusal(s, &a, &rat);
+	if (postmaster && s->listener->type == LISTENER_PUBLIC && rat != NULL &&
+	    rat->action == ACTION_REJECT)
+		rat = NULL;	/* postmaster is accepted whatever the RAT says */
+	if (!postmaster && why != NULL) {
 		rcpt_refused(s);
+		if (dhap_check(s)) {
+			free(rcpt);
+			return;
+		}
+		if (rat != NULL && rat->action == ACTION_REJECT && rat->reply != NULL) {
+			log_info("ICID %u refused '<%s>': %s", s->icid,
+			    log_safe(rcpt, safe, sizeof safe),
+			    log_safe(rat->reply, safe2, sizeof safe2));
+			reply_custom(s, rat->reply);
+			if (rat->reply[0] == '5')
+				count_error(s);
+		} else
+			refuse(s, 550, "5.7.1", "%s", why);
+		free(rcpt);
 		return;
 	}
-	s->rcpts = xrealloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts);
-	s->rcpts[s->nrcpt++] = rcpt;
-	s->rcpt_bytes += len + 4;
-	reply(s, 250, "2.1.5", "Recipient ok");
+	if (rate_limited(s, rat)) {
+		free(rcpt);
+		return;
+	}
+	if (s->eff.max_rcpts_per_hour != 0 && s->rates != NULL &&
+	    (rat == NULL || !rat->bypass_rate_limit))
+		rate_table_add(s->rates, RATE_RCPTS, s->client_ip, 1, session_now(s));
+	rcpt_add_aliased(s, rcpt);
+	if (rat != NULL && rat->action == ACTION_ACCEPT && rat->reply != NULL &&
+	    rat->reply[0] == '2')
+		reply_custom(s, rat->reply);
+	else
+		reply(s, 250, "2.1.5", "Recipient ok");
+}
+
+/* The forward-confirmed client name, else "unknown" (for Received: and
+ * qmgr); an unconfirmed PTR name is never passed on. */
+static const char *
+client_host(const struct smtp_session *s)
+{
+	return s->host_verified && s->ptr_host[0] != '\0' ? s->ptr_host : "unknown";
 }
 
 static void
@@ -657,8 +979,8 @@ received_header(struct smtp_session *s)
 		with = "UTF8SMTP";
 	else
 		with = s->greeted == GREET_EHLO ? "ESMTP" : "SMTP";
-	buf_printf(&s->frame, "Received: from %s (unknown [%s])\r\n\tby %s (Sallyport) with %s "
-	    "id %u", s->helo, s->client_ip, hostname(s), with, s->mid);
+	buf_printf(&s->frame, "Received: from %s (%s [%s])\r\n\tby %s (Sallyport) with %s "
+	    "id %u", s->helo, client_host(s), s->client_ip, hostname(s), with, s->mid);
 	if (s->nrcpt == 1)
 		buf_printf(&s->frame, "\r\n\tfor <%s>; %s\r\n", s->rcpts[0], date);
 	else
@@ -677,7 +999,7 @@ cmd_data(struct smtp_session *s, const char *args)
 		refuse(s, 503, "5.5.1", "Error: need MAIL command");
 		return;
 	}
-	if (s->nrcpt == 0) {
+	if (s->nrcpt == 0 && s->ndropped == 0) {
 		refuse(s, 554, "5.5.1", "No valid recipients");
 		return;
 	}
@@ -694,7 +1016,8 @@ cmd_data(struct smtp_session *s, const char *args)
 		s->state = SMTP_WAIT_MID;
 		return;
 	}
-	s->queueless = s->listener->type == LISTENER_SINKHOLE && !s->listener->sinkhole_queue;
+	s->queueless = (s->listener->type == LISTENER_SINKHOLE && !s->listener->sinkhole_queue) ||
+	    s->nrcpt == 0;
 	if (!s->queueless) {
 		memset(&t, 0, sizeof t);
 		t.mid = s->mid;
@@ -702,7 +1025,7 @@ cmd_data(struct smtp_session *s, const char *args)
 		t.received = (uint64_t)time(NULL);
 		t.listener = s->listener->name;
 		t.client_ip = s->client_ip;
-		t.client_host = "unknown";
+		t.client_host = client_host(s);
 		t.helo = s->helo;
 		t.sender = s->sender;
 		t.flags = s->flags;
@@ -927,7 +1250,13 @@ data_finished(struct smtp_session *s)
 	log_info("MID %u ready %llu bytes from <%s>", s->mid, (unsigned long long)total,
 	    log_safe(s->sender, from, sizeof from));
 	if (s->queueless) {
-		log_info("MID %u discarded by sinkhole listener %s", s->mid, s->listener->name);
+		if (s->nrcpt == 0)
+			log_info("MID %u dropped: every recipient aliased to /dev/null", s->mid);
+		else
+			log_info("MID %u discarded by sinkhole listener %s", s->mid,
+			    s->listener->name);
+		s->ops->counter(s->arg, SMTP_COUNTER_DROPPED_MSGS, 1);
+		s->nmsgs++;
 		reply(s, 250, "2.0.0", "ok: Message %u accepted", s->mid);
 		txn_reset(s);
 		s->state = SMTP_CMD;
@@ -1083,8 +1412,10 @@ smtp_session_committed(struct smtp_session *s, uint32_t status, const char *text
 
 	if (s->state != SMTP_WAIT_COMMIT)
 		return;
-	if (status == COMMIT_OK)
+	if (status == COMMIT_OK) {
+		s->nmsgs++;
 		reply(s, 250, "2.0.0", "ok: Message %u accepted", s->mid);
+	}
 	else {
 		if (text == NULL || !valid_reply_text(text))
 			text = status == COMMIT_PERMFAIL ? "554 5.3.0 Message not accepted" :

@@ -22,7 +22,14 @@
  * SMTP_DATA_FRAME bytes, and recipients limited by the policy's
  * max_rcpts_per_msg and SMTP_RCPT_BYTES_MAX.
  *
- * Not for: TLS, AUTH (later issues), DNS, timers (the caller calls
+ * Policy: the HAT verdict picks a mail flow policy; config_policy_merge
+ * fills what it leaves unset from the listener's default_policy, and the
+ * merged copy governs the session (banners, limits, hourly rate limit and
+ * directory harvest prevention through params.rates, RAT replies).
+ * Recipients go through rewrite.h's stages and the alias table.
+ *
+ * Not for: TLS, AUTH (later issues), DNS (smtpd.c gathers the facts the
+ * HAT needs and passes them in params), timers (the caller calls
  * smtp_session_timeout), talking IPC.
  */
 #ifndef SP_SMTPD_SESSION_H
@@ -33,6 +40,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "hat.h"
+#include "rates.h"
 
 #define SMTP_LINE_MAX		512		/* command line, CRLF included */
 #define SMTP_IN_MAX		(128 * 1024)	/* unprocessed client bytes */
@@ -42,6 +51,12 @@
 #define SMTP_HELO_MAX		255
 
 #define SMTP_COUNTER_REJECTED_RCPTS	"Rejected Recipients"
+#define SMTP_COUNTER_DROPPED_MSGS	"Dropped Messages"
+#define SMTP_COUNTER_DHAP_HITS		"DHAP Hits"
+#define SMTP_COUNTER_RATE_LIMIT_HITS	"Rate Limit Hits"
+
+/* Resource conservation gauge value meaning "accept no mail". */
+#define SMTP_RESCON_HALT		999
 
 enum smtp_state {
 	SMTP_CMD,		/* reading commands */
@@ -49,7 +64,11 @@ enum smtp_state {
 	SMTP_WAIT_MID,		/* DATA given; waiting for a MID block */
 	SMTP_WAIT_COMMIT,	/* end of data seen; waiting for qmgr */
 	SMTP_CLOSED,		/* write out what is left, then close */
+	SMTP_WAIT_DNS,		/* MAIL FROM: verifying the sender domain */
 };
+
+/* Outcomes of ops->verify_domain (smtp_session_sender_verified). */
+enum smtp_verify { SMTP_VERIFY_OK, SMTP_VERIFY_NXDOMAIN, SMTP_VERIFY_TEMPFAIL };
 
 enum smtp_timeout { SMTP_TIMEOUT_IDLE, SMTP_TIMEOUT_SESSION };
 
@@ -84,6 +103,15 @@ struct smtp_session_ops {
 	void	(*end)(void *arg, uint64_t size);
 	void	(*abort)(void *arg);
 	void	(*counter)(void *arg, const char *name, uint64_t delta);
+	/* Optional (NULL: time(NULL)): the clock of the hourly limits. */
+	time_t	(*now)(void *arg);
+	/* Optional (NULL: 0): the resource conservation gauge, 0-60 or
+	 * SMTP_RESCON_HALT, asked at every MAIL FROM. */
+	unsigned (*rescon)(void *arg);
+	/* Optional: starts a lookup of the sender domain (A-labels) for
+	 * verify_sender_domain; 0: the session waits (SMTP_WAIT_DNS) for
+	 * smtp_session_sender_verified(); -1: no DNS, the domain passes. */
+	int	(*verify_domain)(void *arg, const char *domain);
 };
 
 struct smtp_session_params {
@@ -92,6 +120,15 @@ struct smtp_session_params {
 	const char			*local_ip;
 	const char			*client_ip;
 	uint32_t			 icid;
+	/* What smtpd learnt before the session started (all optional). */
+	const char			*ptr_host;	/* reverse DNS name; NULL: none */
+	int				 host_verified;	/* ptr_host forward-confirmed */
+	hat_listed_fn			*listed;	/* DNS list answers (start only) */
+	void				*listed_arg;
+	uint32_t			 conns_from_ip;	/* live sessions from client_ip
+							 * on this listener, this one
+							 * included; 0: not counted */
+	struct rate_table		*rates;		/* hourly limits; NULL: none */
 };
 
 struct smtp_session;
@@ -125,6 +162,8 @@ int		 smtp_session_runnable(const struct smtp_session *s);
 struct buf	*smtp_session_output(struct smtp_session *s);
 enum smtp_state	 smtp_session_state(const struct smtp_session *s);
 
+/* The answer to ops->verify_domain (enum smtp_verify). */
+void		 smtp_session_sender_verified(struct smtp_session *s, int result);
 /* MIDs arrived: a session in SMTP_WAIT_MID retries its DATA command. */
 void		 smtp_session_mid_ready(struct smtp_session *s);
 /* QMSG_COMMITTED for this session's transaction. */

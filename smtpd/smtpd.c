@@ -30,6 +30,31 @@
  *	its replies are being taken (CONN_WQ_HIGH); message data is not read
  *	while more than QMGR_WQ_HIGH bytes wait to go to qmgr.
  *
+ *	DNS for the HAT: before a session starts, hat_dns_needs() says
+ *	which facts can change the client's sender group; only those are
+ *	looked up, on the thread pool through lib/dns (cached, each answer
+ *	within dns.timeout): the PTR name and its forward confirmation
+ *	(an A/AAAA lookup of the first PTR name that must give back the
+ *	client's address), and one A query per DNS list zone (the first
+ *	HAT_ZONES_MAX zones that can decide; later ones never match).  A lookup
+ *	that fails or times out counts as "not listed" / "no verified
+ *	name".  The resolver (dns.servers, else /etc/resolv.conf) is set up
+ *	before the chroot; dns.timeout 0 turns these lookups off.
+ *
+ *	Hourly limits (max_rcpts_per_hour, DHAP) live in one rate table per
+ *	process (rates.c); max_conns_per_ip counts this process's sessions.
+ *
+ *	Resource conservation: once a second the memory use is read from
+ *	resource_conservation.meminfo (/proc/meminfo, opened before the
+ *	chroot and re-read through the same descriptor) and the queue use
+ *	is taken as the use of the spool's file system (fstatvfs on the
+ *	spool directory, also opened before the chroot).  Between the start
+ *	and halt thresholds of either, the gauge runs 1-60 and each new
+ *	connection waits gauge/60 x max_delay before its banner; at a halt
+ *	threshold it is 999 and MAIL FROM gets 452 4.3.1.  The higher of the
+ *	two levels counts.  Entry and exit are logged.  (A full LMDB map is
+ *	qmgr's business: it answers 452 itself.)
+ *
  *	Configuration: every session holds a reference to the config it
  *	started with (struct smtpd_conf), so a reload changes policies, HAT
  *	and RAT for new sessions only.  The set of listeners is fixed for the
@@ -39,6 +64,7 @@
  *	The SMTP protocol itself (session.c), TLS and AUTH (later issues).
  */
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +74,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,10 +84,13 @@
 #include "config.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "dns.h"
+#include "hat.h"
 #include "ipc.h"
 #include "ipc_conn.h"
 #include "log.h"
 #include "proto.h"
+#include "rates.h"
 #include "session.h"
 #include "xalloc.h"
 
@@ -76,6 +106,8 @@
 #define ICID_WAIT_MS		10000	/* a new client waiting for an ICID block */
 #define DRAIN_GRACE_MS		30000	/* after the deadline, for commits */
 #define LISTEN_BACKLOG		1024
+#define HAT_ZONES_MAX		8	/* DNS lists looked up per client */
+#define RESCON_CHECK_MS		1000
 
 static const char usage[] =
     "usage: smtpd -s SLOT\n"
@@ -109,6 +141,16 @@ struct listener {
 	int		 listening;
 };
 
+struct conn;
+
+/* One DNS lookup of a connection waiting to start (slot 0: PTR, then the
+ * forward confirmation; slot 1 + i: DNS list zone i). */
+struct conn_dns {
+	struct conn	*c;
+	int		 slot;
+	struct dns_req	*req;
+};
+
 struct conn {
 	uv_tcp_t		 tcp;
 	uv_timer_t		 timer;
@@ -121,6 +163,17 @@ struct conn {
 	char			 peer_ip[INET6_ADDRSTRLEN];
 	int			 waiting_icid;	/* accepted; no ICID to start with */
 	int			 waiting_mid;	/* session in SMTP_WAIT_MID */
+	uint32_t		 icid;		/* taken, session not started yet */
+	int			 preparing;	/* ICID taken, DNS or tarpit pending */
+	int			 waiting_dns;	/* lookups left before the start */
+	int			 tarpit;	/* resource conservation delay */
+	struct conn_dns		 dq[1 + HAT_ZONES_MAX];
+	struct dns_req		*vreq;		/* verify_sender_domain lookup */
+	char			 ptr_host[DNS_NAME_MAX + 1];
+	int			 host_verified;
+	const char		*zones[HAT_ZONES_MAX];	/* into conf */
+	int			 listed[HAT_ZONES_MAX];
+	size_t			 nzones;
 	uint64_t		 started;	/* uv_now() */
 	uint64_t		 last_active;
 	uint64_t		 idle_ms;
@@ -150,6 +203,7 @@ struct smtpd {
 	size_t			 nconns;	/* handles in the list */
 	size_t			 nsessions;	/* of them, with a session */
 	size_t			 nwaiting;	/* of them, waiting for an ICID */
+	size_t			 npreparing;	/* of them, waiting for DNS or tarpit */
 	struct ipc_conn		*qmgr;
 	struct id_pool		 ids[ID_DCID + 1];
 	uint32_t		 next_tag;
@@ -158,6 +212,15 @@ struct smtpd {
 	uv_timer_t		 congest_timer;
 	int			 draining;
 	uv_timer_t		 drain_timer;
+	struct dns_resolver	*resolver;	/* NULL: no DNS for the HAT */
+	struct dns_ctx		*dns;
+	struct rate_table	*rates;
+	int			 meminfo_fd;	/* -1: not measured */
+	int			 spool_fd;	/* -1: not measured */
+	int			 rescon_mem;	/* last levels: memory, queue */
+	int			 rescon_queue;
+	unsigned		 rescon;	/* gauge: 0-60 or SMTP_RESCON_HALT */
+	uv_timer_t		 rescon_timer;
 	char			 rbuf[READ_CHUNK];
 };
 
@@ -167,6 +230,10 @@ static void	conn_pump(struct conn *);
 static void	conn_update_reading(struct conn *);
 static void	conn_refuse(struct conn *, const char *);
 static void	conn_start_session(struct conn *, uint32_t);
+static void	conn_prepare(struct conn *, uint32_t);
+static void	conn_timer(uv_timer_t *);
+static int	conn_listed(void *, const char *);
+static uint32_t	conns_from_ip(struct smtpd *, const struct conn *);
 static void	ids_arrived(struct smtpd *, uint32_t);
 static void	listeners_start(struct smtpd *);
 
@@ -427,7 +494,48 @@ op_counter(void *arg, const char *name, uint64_t delta)
 	buf_free(&b);
 }
 
+static time_t
+op_now(void *arg)
+{
+	(void)arg;
+	return time(NULL);
+}
+
+static unsigned
+op_rescon(void *arg)
+{
+	(void)arg;
+	return smtpd.rescon;
+}
+
+static void
+verify_answer(const struct dns_result *res, void *arg)
+{
+	struct conn *c = arg;
+
+	c->vreq = NULL;
+	if (c->closing || c->s == NULL)
+		return;
+	smtp_session_sender_verified(c->s, res->status == DNS_OK ? SMTP_VERIFY_OK :
+	    res->status == DNS_TEMPFAIL ? SMTP_VERIFY_TEMPFAIL : SMTP_VERIFY_NXDOMAIN);
+	conn_pump(c);
+}
+
+static int
+op_verify_domain(void *arg, const char *domain)
+{
+	struct conn *c = arg;
+
+	if (smtpd.dns == NULL || c->conf->cfg->dns.timeout == 0 || c->vreq != NULL)
+		return -1;
+	c->vreq = dns_lookup(smtpd.dns, DNS_KIND_MX, domain, verify_answer, c);
+	return 0;
+}
+
 static const struct smtp_session_ops session_ops = {
+	.verify_domain = op_verify_domain,
+	.now = op_now,
+	.rescon = op_rescon,
 	.qmgr_ready = op_qmgr_ready,
 	.take_mid = op_take_mid,
 	.begin = op_begin,
@@ -440,6 +548,24 @@ static const struct smtp_session_ops session_ops = {
 /* ---- connections ---- */
 
 static void
+conn_dns_cancel(struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < 1 + HAT_ZONES_MAX; i++) {
+		if (c->dq[i].req != NULL) {
+			dns_cancel(c->dq[i].req);
+			c->dq[i].req = NULL;
+		}
+	}
+	if (c->vreq != NULL) {
+		dns_cancel(c->vreq);
+		c->vreq = NULL;
+	}
+	c->waiting_dns = 0;
+}
+
+static void
 conn_handle_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
@@ -447,12 +573,15 @@ conn_handle_closed(uv_handle_t *h)
 
 	if (--c->nhandles > 0)
 		return;
+	conn_dns_cancel(c);
 	if (c->s != NULL) {
 		smtp_session_free(c->s);	/* may abort a transaction: c still valid */
 		sd->nsessions--;
 	}
 	if (c->waiting_icid)
 		sd->nwaiting--;
+	if (c->preparing)
+		sd->npreparing--;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -488,6 +617,11 @@ conn_timer(uv_timer_t *t)
 		return;
 	}
 	if (c->s == NULL) {
+		if (c->tarpit) {
+			c->tarpit = 0;
+			conn_start_session(c, c->icid);
+			return;
+		}
 		if (c->waiting_icid) {
 			c->waiting_icid = 0;
 			smtpd.nwaiting--;
@@ -689,6 +823,32 @@ sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t outlen)
 	}
 }
 
+static int
+conn_listed(void *arg, const char *zone)
+{
+	struct conn *c = arg;
+	size_t i;
+
+	for (i = 0; i < c->nzones; i++)
+		if (strcasecmp(c->zones[i], zone) == 0)
+			return c->listed[i];
+	return 0;
+}
+
+/* Sessions from c's address on c's listener, c included. */
+static uint32_t
+conns_from_ip(struct smtpd *sd, const struct conn *c)
+{
+	const struct conn *o;
+	uint32_t n = 1;
+
+	for (o = sd->conns; o != NULL; o = o->next)
+		if (o != c && o->s != NULL && !o->closing && o->lst == c->lst &&
+		    strcmp(o->peer_ip, c->peer_ip) == 0)
+			n++;
+	return n;
+}
+
 /* Starts the SMTP session of an accepted connection. */
 static void
 conn_start_session(struct conn *c, uint32_t icid)
@@ -697,12 +857,22 @@ conn_start_session(struct conn *c, uint32_t icid)
 	const struct config *cfg = c->conf->cfg;
 	struct smtp_session_params sp;
 
+	if (c->preparing) {
+		c->preparing = 0;
+		sd->npreparing--;
+	}
 	memset(&sp, 0, sizeof sp);
 	sp.cfg = cfg;
 	sp.listener = c->lcfg;
 	sp.local_ip = c->local_ip;
 	sp.client_ip = c->peer_ip;
 	sp.icid = icid;
+	sp.ptr_host = c->ptr_host[0] != '\0' ? c->ptr_host : NULL;
+	sp.host_verified = c->host_verified;
+	sp.listed = conn_listed;
+	sp.listed_arg = c;
+	sp.conns_from_ip = conns_from_ip(sd, c);
+	sp.rates = sd->rates;
 	c->s = smtp_session_new(&sp, &session_ops, c);
 	sd->nsessions++;
 	c->started = c->last_active = uv_now(sd->d.loop);
@@ -714,6 +884,109 @@ conn_start_session(struct conn *c, uint32_t icid)
 		    c->idle_ms < c->session_ms) ? c->idle_ms : c->session_ms, 0);
 	smtp_session_start(c->s);
 	conn_pump(c);
+}
+
+/* The DNS facts are in (or were not needed): start now or after the
+ * resource conservation delay. */
+static void
+conn_dns_done(struct conn *c)
+{
+	struct smtpd *sd = &smtpd;
+	const struct config *cfg = c->conf->cfg;
+	uint64_t delay;
+
+	if (sd->rescon > 0 && sd->rescon < SMTP_RESCON_HALT && cfg->rescon.max_delay > 0) {
+		delay = (uint64_t)cfg->rescon.max_delay * 1000 * sd->rescon / 60;
+		c->tarpit = 1;
+		uv_timer_start(&c->timer, conn_timer, delay, 0);
+		return;
+	}
+	conn_start_session(c, c->icid);
+}
+
+/* A PTR name fit for logs and Received: letters, digits, '-', '_', '.'. */
+static int
+ldh_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return len > 0 && len <= DNS_NAME_MAX && strspn(n, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == len;
+}
+
+static void
+conn_dns_answer(const struct dns_result *res, void *arg)
+{
+	struct conn_dns *q = arg;
+	struct conn *c = q->c;
+	struct hat_addr client;
+	size_t i;
+
+	q->req = NULL;
+	if (q->slot > 0) {
+		c->listed[q->slot - 1] = res->status == DNS_OK;
+	} else if (res->kind == DNS_KIND_PTR) {
+		if (res->status == DNS_OK && res->nhosts > 0 && ldh_name(res->hosts[0].name)) {
+			snprintf(c->ptr_host, sizeof c->ptr_host, "%s", res->hosts[0].name);
+			q->req = dns_lookup(smtpd.dns, DNS_KIND_ADDR, c->ptr_host,
+			    conn_dns_answer, q);
+			return;		/* still waiting: the forward confirmation */
+		}
+	} else if (res->status == DNS_OK && res->nhosts > 0 &&
+	    hat_parse_addr(c->peer_ip, &client) == 0) {
+		for (i = 0; i < res->hosts[0].naddrs; i++) {
+			const struct dns_addr *a = &res->hosts[0].addrs[i];
+
+			if (a->family == client.family && memcmp(a->bytes, client.bytes,
+			    client.family == AF_INET ? 4 : 16) == 0)
+				c->host_verified = 1;
+		}
+	}
+	if (--c->waiting_dns == 0 && !c->closing)
+		conn_dns_done(c);
+}
+
+/*
+ * An accepted connection with its ICID: looks up what the HAT needs to
+ * know about the client, then starts the session.
+ */
+static void
+conn_prepare(struct conn *c, uint32_t icid)
+{
+	struct smtpd *sd = &smtpd;
+	const struct cfg_listener *l = c->lcfg;
+	char name[DNS_NAME_MAX + 1];
+	int need_host;
+	size_t i;
+
+	c->icid = icid;
+	c->preparing = 1;
+	sd->npreparing++;
+	if (sd->dns == NULL || c->conf->cfg->dns.timeout == 0) {
+		conn_dns_done(c);
+		return;
+	}
+	hat_dns_needs(l->hat, l->nhat, c->peer_ip, &need_host, c->zones, HAT_ZONES_MAX,
+	    &c->nzones);
+	c->waiting_dns = 1;	/* held while the lookups are started */
+	if (need_host) {
+		c->dq[0].c = c;
+		c->dq[0].slot = 0;
+		c->waiting_dns++;
+		c->dq[0].req = dns_lookup(sd->dns, DNS_KIND_PTR, c->peer_ip, conn_dns_answer,
+		    &c->dq[0]);
+	}
+	for (i = 0; i < c->nzones; i++) {
+		c->dq[1 + i].c = c;
+		c->dq[1 + i].slot = (int)i + 1;
+		if (dns_reverse_name(c->peer_ip, c->zones[i], name, sizeof name) < 0)
+			continue;
+		c->waiting_dns++;
+		c->dq[1 + i].req = dns_lookup(sd->dns, DNS_KIND_A, name, conn_dns_answer,
+		    &c->dq[1 + i]);
+	}
+	if (--c->waiting_dns == 0)
+		conn_dns_done(c);
 }
 
 /* An ID block arrived: whoever waited for one goes on. */
@@ -733,7 +1006,7 @@ ids_arrived(struct smtpd *sd, uint32_t kind)
 				return;
 			c->waiting_icid = 0;
 			sd->nwaiting--;
-			conn_start_session(c, icid);
+			conn_prepare(c, icid);
 		} else if (kind == ID_MID && c->waiting_mid && c->s != NULL) {
 			c->waiting_mid = 0;
 			smtp_session_mid_ready(c->s);
@@ -794,14 +1067,14 @@ listener_accept(uv_stream_t *server, int status)
 	sockaddr_text(&ss, c->local_ip, sizeof c->local_ip);
 
 	maxc = conf->cfg->smtpd.max_connections;
-	if (maxc != 0 && sd->nsessions + sd->nwaiting >= maxc) {
+	if (maxc != 0 && sd->nsessions + sd->nwaiting + sd->npreparing >= maxc) {
 		log_info("connection from %s on %s refused: too many connections (%u)",
 		    c->peer_ip, l->name, maxc);
 		conn_refuse(c, "421 4.7.0 Too many connections\r\n");
 		return;
 	}
 	if (ids_take(sd, ID_ICID, &icid) == 0) {
-		conn_start_session(c, icid);
+		conn_prepare(c, icid);
 		return;
 	}
 	if (sd->qmgr != NULL) {
@@ -1081,6 +1354,11 @@ master_ctl(struct smtpd *sd, uint32_t reqid, const unsigned char *pl, size_t len
 		ctl_rec_add(&r, "name", "Current Inbound Conn.");
 		ctl_rec_add(&r, "current", "%zu", sd->nsessions);
 		ctl_rec_end(&r);
+		ctl_rec_begin(&r);
+		ctl_rec_add(&r, "section", "gauge");
+		ctl_rec_add(&r, "name", "Resource Conservation");
+		ctl_rec_add(&r, "current", "%u", sd->rescon);
+		ctl_rec_end(&r);
 	} else if (strcmp(argv[0], "suspendlistener") == 0)
 		ctl_suspendlistener(sd, &r, argc, argv);
 	else if (strcmp(argv[0], "resumelistener") == 0)
@@ -1171,7 +1449,157 @@ config_changed(struct daemon *d, struct config *old)
 		return;
 	conf_unref(sd->conf);
 	sd->conf = sc;
+	if (sd->dns != NULL && sc->cfg->dns.timeout > 0)
+		dns_ctx_set_timeout(sd->dns, sc->cfg->dns.timeout);
 	log_info("new sessions use the reloaded configuration");
+}
+
+/* The resolver reads resolv.conf (or takes dns.servers[0]): before the
+ * chroot.  Without one, host name and DNS list entries never match. */
+static void
+dns_setup(struct smtpd *sd)
+{
+	const struct config *cfg = sd->startup->cfg;
+	struct dns_options opt;
+	char host[DNS_ADDR_TEXT + 2], err[256];
+	const char *srv, *colon;
+	size_t n;
+
+	memset(&opt, 0, sizeof opt);
+	opt.timeout = cfg->dns.timeout > 0 && cfg->dns.timeout < 5 ? cfg->dns.timeout : 0;
+	if (cfg->dns.nservers > 0) {
+		srv = cfg->dns.servers[0];
+		if (srv[0] == '[' && (colon = strchr(srv, ']')) != NULL) {
+			n = (size_t)(colon - srv - 1);
+			colon = colon[1] == ':' ? colon + 1 : NULL;
+			srv++;
+		} else if ((colon = strchr(srv, ':')) != NULL && strchr(colon + 1, ':') == NULL)
+			n = (size_t)(colon - srv);
+		else {
+			n = strlen(srv);
+			colon = NULL;
+		}
+		snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1),
+		    srv);
+		opt.nameserver = host;
+		opt.port = colon != NULL ? (uint16_t)strtoul(colon + 1, NULL, 10) : 0;
+	}
+	if ((sd->resolver = dns_resolver_new(&opt, err, sizeof err)) == NULL) {
+		log_warning("no DNS for sender groups (host names and DNS lists never match): %s",
+		    err);
+		return;
+	}
+	sd->dns = dns_ctx_new(sd->d.loop, sd->resolver, cfg->dns.timeout);
+}
+
+/* Memory in use, percent, from a meminfo file; -1 if unreadable. */
+static int
+rescon_memory_percent(int fd)
+{
+	char text[4096], *p;
+	unsigned long long total = 0, avail = 0;
+	ssize_t n;
+
+	if (fd < 0 || (n = pread(fd, text, sizeof text - 1, 0)) <= 0)
+		return -1;
+	text[n] = '\0';
+	if ((p = strstr(text, "MemTotal:")) != NULL)
+		total = strtoull(p + 9, NULL, 10);
+	if ((p = strstr(text, "MemAvailable:")) != NULL)
+		avail = strtoull(p + 13, NULL, 10);
+	if (total == 0 || avail > total)
+		return -1;
+	return (int)((total - avail) * 100 / total);
+}
+
+/* Use of the spool's file system, percent; -1 if unknown. */
+static int
+rescon_queue_percent(int fd)
+{
+	struct statvfs sv;
+	unsigned long long used;
+
+	/* As df(1): blocks reserved for root count neither as used nor free. */
+	if (fd < 0 || fstatvfs(fd, &sv) < 0 || sv.f_bfree > sv.f_blocks)
+		return -1;
+	used = (unsigned long long)(sv.f_blocks - sv.f_bfree);
+	if (used + sv.f_bavail == 0)
+		return -1;
+	return (int)(used * 100 / (used + sv.f_bavail));
+}
+
+/* 0 below start, 1-60 between start and halt, 999 from halt; -1 kept. */
+static int
+rescon_level(int pct, unsigned start, unsigned halt)
+{
+	unsigned level;
+
+	if (pct < 0)
+		return -1;
+	if ((unsigned)pct < start)
+		return 0;
+	if ((unsigned)pct >= halt)
+		return SMTP_RESCON_HALT;
+	level = ((unsigned)pct - start) * 60 / (halt > start ? halt - start : 1);
+	return level == 0 ? 1 : (int)level;
+}
+
+static void
+rescon_check(uv_timer_t *t)
+{
+	struct smtpd *sd = t->data;
+	const struct config *cfg = sd->conf->cfg;
+	int mem = rescon_memory_percent(sd->meminfo_fd);
+	int queue = rescon_queue_percent(sd->spool_fd);
+	int lm = rescon_level(mem, cfg->rescon.memory_start, cfg->rescon.memory_halt);
+	int lq = rescon_level(queue, cfg->rescon.queue_start, cfg->rescon.queue_halt);
+	unsigned level;
+	const char *why;
+
+	if (lm < 0 && lq < 0)
+		return;		/* unreadable (being rewritten?): keep the gauge */
+	if (lm < 0)
+		lm = sd->rescon_mem;
+	if (lq < 0)
+		lq = sd->rescon_queue;
+	sd->rescon_mem = lm;
+	sd->rescon_queue = lq;
+	level = (unsigned)(lm > lq ? lm : lq);
+	why = lm >= lq ? "memory" : "queue";
+	if (level != 0 && sd->rescon == 0)
+		log_warning("resource conservation: entering (memory %d%%, start %u%%, halt %u%%; "
+		    "queue %d%%, start %u%%, halt %u%%)", mem, cfg->rescon.memory_start,
+		    cfg->rescon.memory_halt, queue, cfg->rescon.queue_start, cfg->rescon.queue_halt);
+	else if (level == 0 && sd->rescon != 0)
+		log_info("resource conservation: leaving (memory %d%%, queue %d%%)", mem, queue);
+	if (level == SMTP_RESCON_HALT && sd->rescon != SMTP_RESCON_HALT)
+		log_warning("resource conservation: %s use at its halt threshold: new mail is "
+		    "refused with 452", why);
+	else if (level != 0 && level != SMTP_RESCON_HALT && level != sd->rescon)
+		log_info("resource conservation: gauge %u (%s)", level, why);
+	sd->rescon = level;
+}
+
+/* Opens the meminfo file and the spool directory before the chroot;
+ * checks once a second. */
+static void
+rescon_setup(struct smtpd *sd)
+{
+	const struct config *cfg = sd->startup->cfg;
+
+	uv_timer_init(sd->d.loop, &sd->rescon_timer);
+	sd->rescon_timer.data = sd;
+	if ((sd->meminfo_fd = open(cfg->rescon.meminfo, O_RDONLY | O_CLOEXEC)) < 0)
+		log_warning("resource conservation: cannot open %s: %s; memory not measured",
+		    cfg->rescon.meminfo, strerror(errno));
+	if ((sd->spool_fd = open(cfg->paths.spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		log_warning("resource conservation: cannot open %s: %s; queue not measured",
+		    cfg->paths.spool, strerror(errno));
+	if (sd->meminfo_fd < 0 && sd->spool_fd < 0)
+		return;
+	rescon_check(&sd->rescon_timer);
+	uv_timer_start(&sd->rescon_timer, rescon_check, RESCON_CHECK_MS, RESCON_CHECK_MS);
+	uv_unref((uv_handle_t *)&sd->rescon_timer);
 }
 
 int
@@ -1190,6 +1618,9 @@ main(int argc, char **argv)
 	uv_timer_init(sd->d.loop, &sd->drain_timer);
 	sd->drain_timer.data = sd;
 	listeners_open(sd);
+	dns_setup(sd);
+	sd->rates = rate_table_new(0);
+	rescon_setup(sd);
 
 	tzset();	/* Received: dates need the zone after chroot */
 	chroot_dir = daemon_chroot_dir(sd->d.cfg);

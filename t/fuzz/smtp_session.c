@@ -29,6 +29,8 @@
 #include "config.h"
 #include "log.h"
 #include "../../smtpd/data_parser.c"
+#include "../../smtpd/rates.c"
+#include "../../smtpd/rewrite.c"
 #include "../../smtpd/session.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,10 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char fuzz_yaml[] =
     "hostname: mx.fuzz\n"
     "smtpd: { max_errors: 30 }\n"
+    "aliases: { team@example.com: [a@example.com, b@example.net], void@: /dev/null }\n"
     "listeners:\n"
     "  - name: In\n"
     "    type: public\n"
     "    port: 25\n"
+    "    default_policy: LIMITS\n"
+    "    default_domain: example.com\n"
+    "    domain_map: { old.example: example.com, .old.example: example.com }\n"
     "    hat:\n"
     "      - { group: BLOCKED, match: [\"10.9.0.0/16\"], policy: BLOCKED }\n"
     "      - { group: REFUSED, match: [\"10.8.0.1\"], policy: REFUSE }\n"
@@ -49,7 +55,8 @@ static const char fuzz_yaml[] =
     "      - { group: SMALL, match: [\"192.0.2.20\"], policy: SMALL }\n"
     "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
     "    rat:\n"
-    "      - { match: spam@example.com, action: reject }\n"
+    "      - { match: spam@example.com, action: reject, reply: \"550 5.1.1 no\" }\n"
+    "      - { match: vip.example, action: accept, bypass_rate_limit: true, reply: \"250 2.1.5 hi\" }\n"
     "      - { match: example.com, action: accept }\n"
     "      - { match: .sub.example.net, action: accept }\n"
     "      - { match: \"bücher.example\", action: accept }\n"
@@ -57,6 +64,7 @@ static const char fuzz_yaml[] =
     "  - name: Out\n"
     "    type: private\n"
     "    port: 587\n"
+    "    masquerade: { \"@int.example\": \"@example.com\", \"x@int.example\": \"y@example.com\" }\n"
     "    hat:\n"
     "      - { group: RELAYLIST, match: [\"127.0.0.0/8\"], policy: RELAYED }\n"
     "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
@@ -70,7 +78,8 @@ static const char fuzz_yaml[] =
     "  SMALL: { action: accept, max_message_size: 60, max_rcpts_per_msg: 2 }\n"
     "  RELAYED: { action: relay }\n"
     "  BLOCKED: { action: reject }\n"
-    "  REFUSE: { action: tcprefuse }\n";
+    "  REFUSE: { action: tcprefuse }\n"
+    "  LIMITS: { max_rcpts_per_hour: 6, dhap_max_invalid_rcpts_per_hour: 5, max_msgs_per_conn: 3 }\n";
 
 static const char prefix[] =
     "EHLO fuzz.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n";
@@ -89,6 +98,7 @@ struct fz {
 };
 
 static struct config *fuzz_cfg;
+static struct rate_table *fz_rates;	/* shared by every input, like smtpd's */
 static struct fz fz;
 
 static uint32_t
@@ -166,7 +176,10 @@ static void
 fz_counter(void *arg, const char *name, uint64_t delta)
 {
 	(void)arg;
-	CHECK(strcmp(name, SMTP_COUNTER_REJECTED_RCPTS) == 0 && delta == 1);
+	CHECK((strcmp(name, SMTP_COUNTER_REJECTED_RCPTS) == 0 ||
+	    strcmp(name, SMTP_COUNTER_DROPPED_MSGS) == 0 ||
+	    strcmp(name, SMTP_COUNTER_DHAP_HITS) == 0 ||
+	    strcmp(name, SMTP_COUNTER_RATE_LIMIT_HITS) == 0) && delta == 1);
 }
 
 static const struct smtp_session_ops fz_ops = {
@@ -193,6 +206,7 @@ setup(void)
 		fprintf(stderr, "fuzz config: %s\n", err);
 		abort();
 	}
+	fz_rates = rate_table_new(64);
 }
 
 /* Replies are whole SMTP lines; takes them out like a socket write. */
@@ -249,6 +263,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sp.local_ip = "192.0.2.254";
 	sp.client_ip = clients[mode & 7];
 	sp.icid = 1;
+	sp.rates = fz_rates;
 	s = smtp_session_new(&sp, &fz_ops, NULL);
 	smtp_session_start(s);
 

@@ -1362,9 +1362,111 @@ test_robustness(void)
 	config_free_sources(NULL, 0);
 }
 
+/* Issue 3 keys: policy limits and texts, listener default policy,
+ * rewriting, RAT replies, dns, resource conservation, aliases. */
+static void
+test_inbound_keys(void)
+{
+	static const char yaml[] =
+	    "dns: { servers: [\"127.0.0.1:5353\", \"[::1]:53\"], timeout: 0 }\n"
+	    "resource_conservation: { memory_start: 50, memory_halt: 70, max_delay: 2s }\n"
+	    "aliases:\n"
+	    "  Joe@Example.COM: [a@x.example, b@y.example]\n"
+	    "  spam@: /dev/null\n"
+	    "listeners:\n"
+	    "  - name: In\n"
+	    "    port: 2525\n"
+	    "    default_policy: DEF\n"
+	    "    default_domain: example.com\n"
+	    "    domain_map: { old.example: new.example, .old.example: new.example }\n"
+	    "    hat:\n"
+	    "      - { group: ALL, match: [ALL], policy: ACC }\n"
+	    "    rat:\n"
+	    "      - { match: example.com, action: accept, reply: \"250 2.1.5 welcome\", bypass_rate_limit: true }\n"
+	    "      - { match: ALL, action: reject, reply: \"550 5.1.1 go away\" }\n"
+	    "  - name: Out\n"
+	    "    type: private\n"
+	    "    port: 2526\n"
+	    "    masquerade: { \"@int.example\": \"@example.com\", old.example: new.example }\n"
+	    "policies:\n"
+	    "  DEF: { max_rcpts_per_hour: 10, max_rcpts_per_hour_text: \"slow down\", "
+	    "max_conns_per_ip: 3, banner_code: 220, banner_text: \"hi there\" }\n"
+	    "  ACC: { action: accept, max_conns_per_ip: 5, max_msgs_per_conn: 2, "
+	    "dhap_max_invalid_rcpts_per_hour: 4, verify_sender_domain: yes, "
+	    "verify_sender_code: 550, reject_banner_code: 421, reject_banner_text: bye, auth: false }\n";
+	struct config *cfg = accepted(yaml, "issue 3 keys");
+	struct cfg_policy eff;
+	const struct cfg_listener *l;
+	const struct cfg_alias *a;
+
+	if (cfg == NULL)
+		return;
+	is(cfg->dns.nservers, 2, "two dns servers");
+	is_str(cfg->dns.servers[0], "127.0.0.1:5353", "dns server");
+	is(cfg->dns.timeout, 0, "dns timeout 0 (disabled)");
+	is(cfg->rescon.memory_start, 50, "memory_start");
+	is(cfg->rescon.memory_halt, 70, "memory_halt");
+	is(cfg->rescon.queue_start, 45, "queue_start default");
+	is(cfg->rescon.max_delay, 2, "max_delay");
+	l = &cfg->listeners[0];
+	ok(l->default_policy == config_policy(cfg, "DEF"), "default policy resolved");
+	is_str(l->default_domain, "example.com", "default_domain");
+	is(l->ndomain_map, 2, "domain_map entries");
+	is_str(l->domain_map[1].from, ".old.example", "domain_map subdomain key");
+	is_str(l->rat[0].reply, "250 2.1.5 welcome", "rat reply");
+	is(l->rat[0].bypass_rate_limit, 1, "bypass_rate_limit");
+	ok(l->rat[1].reply != NULL && l->rat[1].bypass_rate_limit == 0, "second rat entry");
+	is(cfg->listeners[1].nmasquerade, 2, "masquerade entries");
+	config_policy_merge(l->hat[0].policy, l->default_policy, &eff);
+	is(eff.max_conns_per_ip, 5, "group policy wins");
+	is(eff.max_rcpts_per_hour, 10, "unset key from the default policy");
+	is_str(eff.rate_limit_text, "slow down", "text from the default policy");
+	is_str(eff.banner_text, "hi there", "banner from the default policy");
+	is(eff.rate_limit_code, 452, "built-in default code");
+	is(eff.max_msgs_per_conn, 2, "max_msgs_per_conn");
+	is(eff.verify_sender_domain, 1, "verify_sender_domain");
+	is(eff.verify_sender_code, 550, "verify_sender_code");
+	is(eff.verify_sender_tempfail_code, 451, "tempfail code default");
+	is(eff.reject_banner_code, 421, "reject banner code");
+	is(eff.dhap_max_invalid_rcpts_per_hour, 4, "dhap limit");
+	config_policy_merge(l->hat[0].policy, NULL, &eff);
+	is(eff.max_rcpts_per_hour, 0, "no default policy: disabled");
+	a = config_alias(cfg, "joe@example.com");
+	ok(a != NULL && a->nto == 2, "alias found case-insensitively");
+	a = config_alias(cfg, "SPAM@anything.example");
+	ok(a != NULL && strcmp(a->to[0], "/dev/null") == 0, "local@ alias for any domain");
+	ok(config_alias(cfg, "nobody@example.com") == NULL, "no alias");
+	config_free(cfg);
+
+	refused("policies: { P: { banner_code: 554 } }\n",
+	    "t.yaml:1: banner_code must be 200 to 299, not '554'", "banner code range");
+	refused("policies: { P: { max_rcpts_per_hour_text: \"a\\tb\" } }\n",
+	    "t.yaml:1: invalid max_rcpts_per_hour_text 'a?b' (printable text on one line, "
+	    "at most 400 bytes)", "control character in a text");
+	refused("listeners: [ { name: L, port: 25, rat: [ { match: ALL, action: accept, "
+	    "reply: \"hello\" } ] } ]\n",
+	    "t.yaml:1: invalid reply 'hello' (an SMTP reply: a code 200-599, a space, text)",
+	    "rat reply without a code");
+	refused("listeners: [ { name: L, port: 25, default_policy: NOPE } ]\n",
+	    "t.yaml:1: listener 'L': unknown default_policy 'NOPE'", "unknown default policy");
+	refused("listeners: [ { name: L, port: 25, masquerade: { a.example: b.example } } ]\n",
+	    "t.yaml:1: listener 'L': masquerade applies only to private listeners",
+	    "masquerade on a public listener");
+	refused("dns: { servers: [ns.example] }\n",
+	    "t.yaml:1: dns: invalid server 'ns.example' (an IP address with an optional :port)",
+	    "dns server by name");
+	refused("aliases: { joe@x.example: [\"not an address\"] }\n",
+	    "t.yaml:1: aliases: 'joe@x.example': invalid address 'not an address'",
+	    "bad alias target");
+	refused("resource_conservation: { memory_start: 70, memory_halt: 60 }\n",
+	    "t.yaml:1: resource_conservation: a halt threshold is below its start threshold",
+	    "halt below start");
+}
+
 int
 main(void)
 {
+	test_inbound_keys();
 	test_design_example();
 	test_defaults();
 	test_all_keys();

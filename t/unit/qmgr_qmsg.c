@@ -69,6 +69,37 @@ main(void)
 	ok(all_refused, "every truncation of the record is refused");
 	b.data[3] = 9;
 	ok(qmsg_decode(99, b.data, b.len) == NULL, "unknown record version refused");
+
+	/* A redirected recipient keeps its routing domain (optional section). */
+	{
+		size_t plain = b.len;
+
+		r[1].domain = "[127.0.0.1]:2525";
+		r[1].rerouted = 1;
+		buf_reset(&b);
+		qmsg_encode(&m, &b);
+		ok(b.len > plain, "a redirected recipient adds a section");
+		d = qmsg_decode(99, b.data, b.len);
+		ok(d != NULL, "record with a redirected recipient decodes");
+		if (d) {
+			is_str(d->rcpts[1].domain, "[127.0.0.1]:2525", "redirected routing domain kept");
+			is(d->rcpts[1].rerouted, 1, "and marked");
+			is_str(d->rcpts[0].domain, "example.com", "the other one routes by its address");
+			is(d->rcpts[0].rerouted, 0, "unmarked");
+			qmsg_free(d);
+		}
+		all_refused = 1;
+		for (cut = plain + 1; cut < b.len; cut++) {
+			d = qmsg_decode(99, b.data, cut);
+			if (d != NULL) {
+				all_refused = 0;
+				qmsg_free(d);
+			}
+		}
+		ok(all_refused, "every truncation inside the section is refused");
+		b.data[plain + 3] = 9;	/* count 9 > 2 recipients */
+		ok(qmsg_decode(99, b.data, b.len) == NULL, "a section naming too many recipients is refused");
+	}
 	buf_free(&b);
 	return done_testing();
 }

@@ -5,7 +5,12 @@
  * private and sinkhole listeners (RAT, relay policy, routing tricks, IDN,
  * literals), the DATA phase (Received:, bare CR/LF, long lines, NUL,
  * size), commit answers, qmgr loss, timeouts, drain, bounded memory, and
- * the mail log lines.
+ * the mail log lines.  Issue 3: merged policies (listener default
+ * policy), banners, max_conns_per_ip, max_msgs_per_conn, the hourly
+ * recipient rate limit and DHAP on a controllable clock, RAT replies and
+ * bypass_rate_limit, DNS facts (verified names, DNS lists), rewriting
+ * (default domain, domain map, aliases, masquerading) and resource
+ * conservation.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +97,7 @@ struct fake {
 	char		 sender[1100], helo[300], client_ip[64], listener[64];
 	char		 rcpts[8192];
 	uint64_t	 rejected;
+	uint64_t	 dropped, dhap, ratehits;
 };
 
 static struct fake fq;
@@ -188,9 +194,47 @@ f_counter(void *arg, const char *name, uint64_t delta)
 {
 	struct fake *f = arg;
 
-	if (strcmp(name, "Rejected Recipients") != 0)
+	if (strcmp(name, "Rejected Recipients") == 0)
+		f->rejected += delta;
+	else if (strcmp(name, "Dropped Messages") == 0)
+		f->dropped += delta;
+	else if (strcmp(name, "DHAP Hits") == 0)
+		f->dhap += delta;
+	else if (strcmp(name, "Rate Limit Hits") == 0)
+		f->ratehits += delta;
+	else
 		f->violations++;
-	f->rejected += delta;
+}
+
+/* The controllable clock of the hourly limits and the gauge. */
+static time_t fake_now = 1700000000;
+static unsigned fake_rescon;
+
+static time_t
+f_now(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static int verify_calls;
+static char verify_domain[300];
+
+/* Only the VERIFY listener's policy asks; others never call this. */
+static int
+f_verify(void *arg, const char *domain)
+{
+	(void)arg;
+	verify_calls++;
+	snprintf(verify_domain, sizeof verify_domain, "%s", domain);
+	return 0;
+}
+
+static unsigned
+f_rescon(void *arg)
+{
+	(void)arg;
+	return fake_rescon;
 }
 
 static const struct smtp_session_ops fake_ops = {
@@ -201,6 +245,9 @@ static const struct smtp_session_ops fake_ops = {
 	.end = f_end,
 	.abort = f_abort,
 	.counter = f_counter,
+	.now = f_now,
+	.rescon = f_rescon,
+	.verify_domain = f_verify,
 };
 
 static void
@@ -217,6 +264,11 @@ fake_reset(void)
 /* ---- driving a session like smtpd.c does ---- */
 
 static struct config *cfg;
+static struct rate_table *rates;	/* sess_open passes it when set */
+static uint32_t conns_ip;		/* params.conns_from_ip */
+static const char *ptr_name;		/* params.ptr_host */
+static int ptr_verified;
+static const char *listed_zone;		/* the one DNS list the client is on */
 static struct buf pending;	/* bytes "on the socket" not yet taken */
 static struct buf acc;		/* replies of the last step */
 static size_t chunk;		/* 0: as much as fits; 1: byte at a time */
@@ -230,6 +282,13 @@ next_rand(void)
 {
 	rng = rng * 1103515245u + 12345u;
 	return rng >> 8;
+}
+
+static int
+f_listed(void *arg, const char *zone)
+{
+	(void)arg;
+	return listed_zone != NULL && strcmp(zone, listed_zone) == 0;
 }
 
 static struct smtp_session *
@@ -246,6 +305,11 @@ sess_open(const char *listener, const char *ip)
 	p.local_ip = "127.0.0.1";
 	p.client_ip = ip;
 	p.icid = 7;
+	p.rates = rates;
+	p.conns_from_ip = conns_ip;
+	p.ptr_host = ptr_name;
+	p.host_verified = ptr_verified;
+	p.listed = listed_zone != NULL ? f_listed : NULL;
 	s = smtp_session_new(&p, &fake_ops, &fq);
 	smtp_session_start(s);
 	return s;
@@ -1295,8 +1359,20 @@ test_sinkhole(void)
 	    "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 ok: Message 100 accepted\r\n",
 	    "queueless sinkhole answers at once");
 	is(fq.begins, 0, "nothing to qmgr");
+	is(fq.dropped, 1, "counted as a Dropped Message");
 	ok(log_has("MID 100 discarded by sinkhole listener Sink"), "logged as discarded");
 	sess_close(s);
+
+	conns_ip = 601;
+	s = sess_open("Sink", "203.0.113.1");
+	is_str(banner(s), "421 4.7.0 mx.test Too many connections from your host\r\n",
+	    "sinkhole default: 600 connections per address (the policy sets none)");
+	sess_close(s);
+	conns_ip = 600;
+	s = sess_open("Sink", "203.0.113.1");
+	is_str(banner(s), "220 mx.test ESMTP Sallyport\r\n", "600th connection served");
+	sess_close(s);
+	conns_ip = 0;
 
 	s = sess_open("SinkQ", "203.0.113.1");
 	banner(s);
@@ -1306,6 +1382,283 @@ test_sinkhole(void)
 	is(fq.flags, MSGF_DROP, "with MSGF_DROP");
 	commit(s, COMMIT_OK, "");
 	sess_close(s);
+}
+
+/* ---- issue 3: inbound policy ---- */
+
+static const char yaml3[] =
+    "hostname: mx.test\n"
+    "smtpd: { max_errors: 50 }\n"
+    "aliases:\n"
+    "  team@example.com: [ann@example.com, bob@elsewhere.example]\n"
+    "  void@example.com: /dev/null\n"
+    "  trash@: /dev/null\n"
+    "listeners:\n"
+    "  - name: In\n"
+    "    type: public\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2525\n"
+    "    default_policy: DEF\n"
+    "    default_domain: example.com\n"
+    "    domain_map: { old.example: example.com, .legacy.example: example.com }\n"
+    "    hat:\n"
+    "      - { group: LISTED, match: [\"dnsbl:bl.test\"], policy: BLOCKED }\n"
+    "      - { group: NAMED, match: [.good.test], policy: NAMED }\n"
+    "      - { group: LIMITED, match: [\"192.0.2.0/24\"], policy: LIMITED }\n"
+    "      - { group: CHECKED, match: [\"198.51.100.77\"], policy: VERIFY }\n"
+    "      - { group: ALL, match: [ALL], policy: PLAIN }\n"
+    "    rat:\n"
+    "      - { match: vip.example, action: accept, bypass_rate_limit: true, "
+    "reply: \"250 2.1.5 welcome VIP\" }\n"
+    "      - { match: nobody@example.com, action: reject, reply: \"550 5.1.1 no such user\" }\n"
+    "      - { match: example.com, action: accept }\n"
+    "      - { match: ALL, action: reject }\n"
+    "  - name: Out\n"
+    "    type: private\n"
+    "    address: 127.0.0.1\n"
+    "    port: 2526\n"
+    "    masquerade: { \"@int.example\": \"@example.com\", \"boss@int.example\": \"ceo@example.com\" }\n"
+    "    hat:\n"
+    "      - { group: RELAYLIST, match: [\"127.0.0.0/8\"], policy: RELAYED }\n"
+    "policies:\n"
+    "  DEF: { max_rcpts_per_hour: 3, max_rcpts_per_hour_text: \"slow down please\", "
+    "dhap_max_invalid_rcpts_per_hour: 2, max_conns_per_ip: 2 }\n"
+    "  LIMITED: { max_msgs_per_conn: 1, banner_code: 220, banner_text: \"limited here\" }\n"
+    "  PLAIN: { max_rcpts_per_hour: 0, dhap_max_invalid_rcpts_per_hour: 0, max_conns_per_ip: 0 }\n"
+    "  NAMED: { banner_text: \"hello named\" }\n"
+    "  BLOCKED: { action: reject, reject_banner_code: 554, reject_banner_text: \"go away\" }\n"
+    "  RELAYED: { action: relay }\n"
+    "  VERIFY: { verify_sender_domain: true, verify_sender_code: 550 }\n";
+
+static void
+open_ehlo_mail(struct smtp_session *s)
+{
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@client.test>\r\n");
+}
+
+static void
+test_inbound_policy(void)
+{
+	struct smtp_session *s;
+	static const char ok250[] = "250 2.1.5 Recipient ok\r\n";
+	int i;
+
+	rates = rate_table_new(16);
+
+	/* DNS facts: a listed client, a verified name, a name that is not. */
+	listed_zone = "bl.test";
+	s = sess_open("In", "203.0.113.5");
+	is_str(banner(s), "554 go away\r\n", "DNS list: the reject banner of the policy");
+	sess_close(s);
+	listed_zone = NULL;
+	ptr_name = "mx.good.test";
+	ptr_verified = 1;
+	log_start();
+	s = sess_open("In", "203.0.113.6");
+	is_str(banner(s), "220 hello named\r\n", "verified name matches the .suffix group");
+	ok(log_has("reverse dns host mx.good.test verified yes"), "logged as verified");
+	ok(log_has("ICID 7 ACCEPT SG NAMED match .good.test SBRS None"), "SG NAMED logged");
+	sess_close(s);
+	ptr_verified = 0;
+	s = sess_open("In", "203.0.113.6");
+	is_str(banner(s), "220 mx.test ESMTP Sallyport\r\n", "unverified name: no name match");
+	sess_close(s);
+	ptr_name = NULL;
+
+	/* max_conns_per_ip from the default policy (PLAIN sets 0: unlimited). */
+	conns_ip = 3;
+	log_start();
+	s = sess_open("In", "192.0.2.1");
+	is_str(banner(s), "421 4.7.0 mx.test Too many connections from your host\r\n",
+	    "third connection from one address over max_conns_per_ip 2 (default policy)");
+	is(smtp_session_state(s), SMTP_CLOSED, "and closed");
+	ok(log_has("too many connections from 192.0.2.1 (3, limit 2)"), "logged");
+	sess_close(s);
+	s = sess_open("In", "198.51.100.1");
+	is_str(banner(s), "220 mx.test ESMTP Sallyport\r\n", "PLAIN overrides the limit with 0");
+	sess_close(s);
+	conns_ip = 2;
+	s = sess_open("In", "192.0.2.1");
+	is_str(banner(s), "220 limited here\r\n", "at the limit: served, with the custom banner");
+
+	/* max_msgs_per_conn 1. */
+	say(s, "EHLO c\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<x@example.com>\r\n");
+	say(s, "DATA\r\nx\r\n.\r\n");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 100 accepted\r\n", "first message");
+	is_str(say(s, "MAIL FROM:<a@client.test>\r\n"),
+	    "421 4.7.0 mx.test Too many messages in this connection\r\n",
+	    "second message in the connection: 421");
+	is(smtp_session_state(s), SMTP_CLOSED, "connection closed after max_msgs_per_conn");
+	sess_close(s);
+	conns_ip = 0;
+
+	/* Hourly recipient limit 3 per sending IP, across connections. */
+	log_start();
+	s = sess_open("In", "192.0.2.7");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<a@example.com>"), ok250, "rate: 1");
+	is_str(rcpt(s, "<b@example.com>"), ok250, "rate: 2");
+	is_str(rcpt(s, "<v@vip.example>"), "250 2.1.5 welcome VIP\r\n",
+	    "RAT accept with a custom reply; bypass_rate_limit does not count");
+	is_str(rcpt(s, "<c@example.com>"), ok250, "rate: 3");
+	sess_close(s);
+	s = sess_open("In", "192.0.2.7");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<d@example.com>"), "452 4.7.0 slow down please\r\n",
+	    "4th recipient this hour, next connection: 452 with the policy text");
+	is(fq.ratehits, 1, "Rate Limit Hits counted");
+	ok(log_has("ICID 7 Rate limit: 3 recipients per hour from 192.0.2.7 reached; answered 452"),
+	    "rate limit logged with the ICID");
+	is_str(rcpt(s, "<w@vip.example>"), "250 2.1.5 welcome VIP\r\n",
+	    "bypass_rate_limit entry still accepted past the limit");
+	sess_close(s);
+	s = sess_open("In", "192.0.2.8");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<d@example.com>"), ok250, "another address has its own count");
+	sess_close(s);
+	fake_now += 30 * 60;
+	s = sess_open("In", "192.0.2.7");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<d@example.com>"), "452 4.7.0 slow down please\r\n",
+	    "half an hour later: still limited");
+	sess_close(s);
+	fake_now += 31 * 60 + RATE_BUCKET_SECS;
+	s = sess_open("In", "192.0.2.7");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<d@example.com>"), ok250, "an hour later: accepted again");
+	sess_close(s);
+
+	/* DHAP: the 3rd invalid recipient in an hour (limit 2) drops. */
+	log_start();
+	s = sess_open("In", "192.0.2.9");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<x@nowhere.example>"),
+	    "550 5.7.1 Recipient address rejected: Access denied\r\n", "invalid 1: 550 5.7.1");
+	is_str(rcpt(s, "<nobody@example.com>"), "550 5.1.1 no such user\r\n",
+	    "invalid 2: the RAT entry's custom reply");
+	is_str(rcpt(s, "<y@nowhere.example>"),
+	    "421 4.7.0 mx.test Too many invalid recipients; closing\r\n", "invalid 3: dropped");
+	is(smtp_session_state(s), SMTP_CLOSED, "DHAP closes the connection");
+	is(fq.dhap, 1, "DHAP hit counted");
+	is(fq.rejected, 3, "each one a Rejected Recipient");
+	ok(log_has("ICID 7 DHAP: 3 invalid recipients from 192.0.2.9 in the last hour (limit 2)"),
+	    "DHAP logged with the ICID");
+	sess_close(s);
+	s = sess_open("In", "192.0.2.9");
+	open_ehlo_mail(s);
+	is_str(rcpt(s, "<z@nowhere.example>"),
+	    "421 4.7.0 mx.test Too many invalid recipients; closing\r\n",
+	    "the next connection within the hour is dropped at once");
+	sess_close(s);
+
+	/* Rewriting: default domain, domain map, aliases, /dev/null. */
+	log_start();
+	s = sess_open("In", "198.51.100.2");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<joe>\r\n");
+	is_str(rcpt(s, "<ann>"), ok250, "bare local part accepted with the default domain");
+	is_str(rcpt(s, "<carl@old.example>"), ok250, "domain map: old.example");
+	is_str(rcpt(s, "<dan@x.legacy.example>"), ok250, "domain map: .legacy.example");
+	is_str(rcpt(s, "<team@example.com>"), ok250, "alias");
+	is_str(rcpt(s, "<void@example.com>"), ok250, "alias to /dev/null: accepted");
+	say(s, "DATA\r\nx\r\n.\r\n");
+	is_str(fq.sender, "joe@example.com", "sender got the default domain");
+	is_str(fq.rcpts, "ann@example.com carl@example.com dan@example.com ann@example.com "
+	    "bob@elsewhere.example", "recipients rewritten in order, alias expanded, /dev/null gone");
+	ok(log_has("recipient <carl@old.example> -> <carl@example.com> (domain map)"),
+	    "domain map logged");
+	ok(log_has("alias <void@example.com> -> /dev/null (dropped)"), "drop logged");
+	commit(s, COMMIT_OK, "");
+	say(s, "MAIL FROM:<a@client.test>\r\nRCPT TO:<trash@example.com>\r\n");
+	is_str(say(s, "DATA\r\nx\r\n.\r\n"),
+	    "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 ok: Message 101 accepted\r\n",
+	    "only /dev/null recipients: read and discarded");
+	is(fq.begins, 1, "nothing queued for it (only the first message was)");
+	is(fq.dropped, 1, "counted as a Dropped Message");
+	sess_close(s);
+
+	/* Masquerading on the private listener. */
+	s = sess_open("Out", "127.0.0.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<boss@int.example>\r\nRCPT TO:<x@dest.example>\r\nDATA\r\n"
+	    "x\r\n.\r\n");
+	is_str(fq.sender, "ceo@example.com", "masquerade: whole address entry");
+	commit(s, COMMIT_OK, "");
+	say(s, "MAIL FROM:<pat@INT.example>\r\nRCPT TO:<x@dest.example>\r\nDATA\r\nx\r\n.\r\n");
+	is_str(fq.sender, "pat@example.com", "masquerade: domain entry");
+	commit(s, COMMIT_OK, "");
+	say(s, "MAIL FROM:<>\r\nRCPT TO:<x@dest.example>\r\nDATA\r\nx\r\n.\r\n");
+	is_str(fq.sender, "", "null sender left alone");
+	commit(s, COMMIT_OK, "");
+	sess_close(s);
+
+	/* verify_sender_domain: malformed at once, the rest asks DNS. */
+	verify_calls = 0;
+	s = sess_open("In", "198.51.100.77");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "MAIL FROM:<a@localhost>\r\n"),
+	    "550 5.1.8 Sender address rejected: Domain not found (malformed)\r\n",
+	    "verify: a domain without a dot is malformed (policy code 550)");
+	is(verify_calls, 0, "no DNS for a malformed domain");
+	is_str(say(s, "MAIL FROM:<a@Gone.Example>\r\nRCPT TO:<b@example.com>\r\n"), "",
+	    "verify: waiting for DNS, pipelined RCPT held");
+	is(smtp_session_state(s), SMTP_WAIT_DNS, "state SMTP_WAIT_DNS");
+	is_str(verify_domain, "gone.example", "asked about the domain in A-labels, lower case");
+	buf_reset(&acc);
+	smtp_session_sender_verified(s, SMTP_VERIFY_NXDOMAIN);
+	pump(s);
+	is_str(acc.data, "550 5.1.8 Sender address rejected: Domain not found (does not resolve)"
+	    "\r\n503 5.5.1 Error: need MAIL command\r\n", "NXDOMAIN: 550, then the held RCPT");
+	say(s, "MAIL FROM:<a@slow.example>\r\n");
+	buf_reset(&acc);
+	smtp_session_sender_verified(s, SMTP_VERIFY_TEMPFAIL);
+	pump(s);
+	is_str(acc.data, "451 4.1.8 Sender address rejected: Domain lookup failed, try again "
+	    "later\r\n", "DNS failure: the tempfail code");
+	say(s, "MAIL FROM:<a@fine.example>\r\n");
+	buf_reset(&acc);
+	smtp_session_sender_verified(s, SMTP_VERIFY_OK);
+	pump(s);
+	is_str(acc.data, "250 2.1.0 Sender ok\r\n", "resolving domain: sender ok");
+	is_str(say(s, "MAIL FROM:<>\r\nRSET\r\n"), "503 5.5.1 Error: nested MAIL command\r\n"
+	    "250 2.0.0 Ok\r\n", "transaction open after the verified MAIL");
+	verify_calls = 0;
+	say(s, "MAIL FROM:<>\r\n");
+	is(verify_calls, 0, "the null sender is not verified");
+	sess_close(s);
+	s = sess_open("In", "198.51.100.78");
+	banner(s);
+	is_str(say(s, "EHLO c\r\nMAIL FROM:<a@localhost>\r\n") + strlen("250-mx.test\r\n"
+	    "250-PIPELINING\r\n250-SIZE 10485760\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+	    "250 ENHANCEDSTATUSCODES\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "policies without verify_sender_domain do not check");
+	sess_close(s);
+
+	/* Resource conservation: 999 refuses new mail with 452. */
+	fake_rescon = 999;
+	s = sess_open("In", "198.51.100.3");
+	banner(s);
+	is_str(say(s, "EHLO c\r\nMAIL FROM:<a@client.test>\r\n") + strlen("250-mx.test\r\n"
+	    "250-PIPELINING\r\n250-SIZE 10485760\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+	    "250 ENHANCEDSTATUSCODES\r\n"),
+	    "452 4.3.1 Insufficient system resources (resource conservation), try again later\r\n",
+	    "gauge 999: MAIL FROM gets 452");
+	fake_rescon = 30;
+	is_str(say(s, "MAIL FROM:<a@client.test>\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "below 999: mail accepted (smtpd slows connections instead)");
+	sess_close(s);
+
+	for (i = 0; i < 40; i++) {
+		char ip[32];
+
+		snprintf(ip, sizeof ip, "10.1.1.%d", i);
+		rate_table_add(rates, RATE_RCPTS, ip, 1, fake_now);
+	}
+	is(rate_table_size(rates), 16, "rate table bounded (least recently used forgotten)");
+	rate_table_free(rates);
+	rates = NULL;
 }
 
 int
@@ -1341,6 +1694,14 @@ main(void)
 	test_commit_and_qmgr();
 	test_timeouts_and_drain();
 	test_sinkhole();
+	config_free(cfg);
+	src.text = (char *)yaml3;
+	src.len = sizeof yaml3 - 1;
+	if (config_parse_sources(&src, 1, &cfg, err, sizeof err) < 0) {
+		printf("Bail out! config: %s\n", err);
+		return 1;
+	}
+	test_inbound_policy();
 	config_free(cfg);
 	buf_free(&pending);
 	buf_free(&acc);
