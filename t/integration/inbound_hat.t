@@ -39,28 +39,6 @@ def entry(qname, qtype, answers=(), rcode='NOERROR'):
                 rcode, qname, qtype, ''.join(a + '\n' for a in answers)))
 
 
-def start_testns(sc, data):
-    """ldns-testns on a random port; it sometimes fails to bind (a port
-    in use, then "bind(): Invalid argument") and exits: start it again."""
-    sc.write('testns.data', data)
-    out = sc.join('testns.out')
-    for attempt in range(5):
-        p = start_process(['ldns-testns', '-r', sc.join('testns.data')], stdout=out,
-                          stderr=subprocess.STDOUT)
-
-        def port():
-            try:
-                with open(out) as f:
-                    m = re.search(r'Listening on port (\d+)', f.read())
-            except OSError:
-                return None
-            if m:
-                return int(m.group(1))
-            return -1 if p.poll() is not None else None
-        got = wait_until(port, 10, 'ldns-testns port')
-        if got > 0:
-            return p, got
-    bail_out('ldns-testns would not start: %s' % open(out).read())
 
 
 sc = scratch()

@@ -40,35 +40,13 @@ def entry(qname, qtype, answers=(), rcode='NOERROR'):
 
 
 sc = scratch()
-sc.write('testns.data', ''.join([
+testns_data = ''.join([
     entry('good.test.', 'MX', ['good.test. 300 IN MX 10 mx.good.test.']),
     entry('mx.good.test.', 'A', ['mx.good.test. 300 IN A 127.0.0.50']),
     entry('nx.test.', 'MX', rcode='NXDOMAIN'),
     'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR RD RA NOERROR\nENTRY_END\n',
-]))
-def start_testns():
-    """ldns-testns on a random port; it sometimes fails to bind (a port
-    in use, then "bind(): Invalid argument") and exits: start it again."""
-    out = sc.join('testns.out')
-    for attempt in range(5):
-        p = start_process(['ldns-testns', '-r', sc.join('testns.data')], stdout=out,
-                          stderr=subprocess.STDOUT)
-
-        def port():
-            try:
-                m = re.search(r'Listening on port (\d+)', open(out).read())
-            except OSError:
-                return None
-            if m:
-                return int(m.group(1))
-            return -1 if p.poll() is not None else None
-        got = wait_until(port, 10, 'ldns-testns port')
-        if got > 0:
-            return p, got
-    bail_out('ldns-testns would not start: %s' % open(out).read())
-
-
-ns, nsport = start_testns()
+])
+ns, nsport = start_testns(sc, testns_data)
 sink = Sink(scratch_dir=sc)
 port = free_port()
 listeners = (

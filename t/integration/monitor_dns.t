@@ -26,7 +26,7 @@ def entry(qname, qtype, answers=(), rcode='NOERROR'):
 
 
 sc = scratch()
-sc.write('testns.data', ''.join([
+ns, nsport = start_testns(sc, ''.join([
     entry('mx.test.', 'MX', ['mx.test. 3600 IN MX 10 mail1.mx.test.', 'mx.test. 3600 IN MX 20 mail2.mx.test.']),
     entry('mail1.mx.test.', 'A', ['mail1.mx.test. 3600 IN A 127.0.0.5', 'mail1.mx.test. 3600 IN A 127.0.0.6']),
     entry('mail2.mx.test.', 'A', ['mail2.mx.test. 3600 IN A 127.0.0.7']),
@@ -35,18 +35,6 @@ sc.write('testns.data', ''.join([
     entry('nx.test.', 'AAAA', [], rcode='NXDOMAIN'),
     'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR RD RA NOERROR\nENTRY_END\n',
 ]))
-out = sc.join('testns.out')
-ns = start_process(['ldns-testns', '-r', sc.join('testns.data')], stdout=out, stderr=subprocess.STDOUT)
-
-
-def ns_port():
-    try:
-        with open(out) as f:
-            m = re.search(r'Listening on port (\d+)', f.read())
-    except OSError:
-        return None
-    return int(m.group(1)) if m else None
-nsport = wait_until(ns_port, 10, 'ldns-testns port')
 
 sink = Sink(scratch_dir=sc)
 port = free_port()

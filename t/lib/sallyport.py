@@ -50,7 +50,7 @@ __all__ = [
     'wait_until', 'free_port', 'scale', 'tool', 'require',
     'Scratch', 'scratch', 'start_process', 'stop_process',
     'proc_children', 'proc_descendants', 'pid_alive',
-    'Sink', 'Gateway', 'base_config', 'render_config',
+    'Sink', 'Gateway', 'base_config', 'render_config', 'start_testns',
     'send_mail', 'MailResult', 'raw_session', 'RawSession', 'Reply',
 ]
 
@@ -885,6 +885,33 @@ def base_config(listen_port, sink_port, scratch_dir=None, **overrides):
     for k, v in overrides.items():
         sections[k] = v
     return render_config(sections)
+
+
+# ---------------------------------------------------------- DNS server
+
+def start_testns(sc, data, timeout=30):
+    """ldns-testns (Debian's ldnsutils) serving `data` (its entry format)
+    on a loopback port of its choosing; returns (process, port).  It
+    sometimes fails to bind its random port and exits: it is started again,
+    up to five times."""
+    path = sc.write('testns.data', data)
+    out = sc.join('testns.out')
+    for attempt in range(5):
+        p = start_process(['ldns-testns', '-r', path], stdout=out, stderr=subprocess.STDOUT)
+
+        def port():
+            try:
+                with open(out) as f:
+                    m = re.search(r'Listening on port (\d+)', f.read())
+            except OSError:
+                return None
+            if m:
+                return int(m.group(1))
+            return -1 if p.poll() is not None else None
+        got = wait_until(port, timeout, 'ldns-testns to report its port')
+        if got > 0:
+            return p, got
+    raise HarnessError('ldns-testns would not start: %s' % _tail(out))
 
 
 # ---------------------------------------------------------- SMTP clients
