@@ -80,10 +80,22 @@ struct pending {
 	struct ctl_reply	 reply;
 	uint64_t		 inbound, outbound;
 	uint64_t		 rescon;	/* the highest of the smtpds' */
+	struct topin_peer	*peers;		/* topin: rows summed over smtpds */
+	size_t			 npeers;
 	uv_timer_t		 timer;
 	struct pending		*next;
 	int			 done;
 };
+
+struct topin_peer {
+	char		*hostname, *ip, *listener;
+	uint64_t	 conns;
+};
+
+#define TOPIN_ROWS	20	/* the spec's example shows the top 20 */
+
+struct pending;
+static void	topin_finish(struct pending *p);
 
 struct ctl_client {
 	struct master		*ms;
@@ -959,6 +971,8 @@ pending_finish(struct pending *p)
 	if (p->done)
 		return;
 	p->done = 1;
+	if (strcmp(p->cmd, "topin") == 0)
+		topin_finish(p);
 	if (strcmp(p->cmd, "status") == 0) {
 		ctl_rec_begin(&p->reply);
 		ctl_rec_add(&p->reply, "section", "gauge");
@@ -996,6 +1010,69 @@ pending_finish(struct pending *p)
 	uv_close((uv_handle_t *)&p->timer, pending_timer_closed);
 }
 
+/* Sums a row from one smtpd into the rows of the others. */
+static void
+topin_add(struct pending *p, const struct ctl_record *rec)
+{
+	const char *host = ctl_record_get(rec, "hostname"), *ip = ctl_record_get(rec, "ip");
+	const char *lst = ctl_record_get(rec, "listener"), *n = ctl_record_get(rec, "conns");
+	size_t i;
+
+	if (host == NULL || ip == NULL || lst == NULL || n == NULL)
+		return;
+	for (i = 0; i < p->npeers; i++)
+		if (strcmp(p->peers[i].ip, ip) == 0 && strcmp(p->peers[i].listener, lst) == 0)
+			break;
+	if (i == p->npeers) {
+		p->peers = xrealloc(p->peers, (p->npeers + 1) * sizeof *p->peers);
+		p->peers[i].hostname = xstrdup(host);
+		p->peers[i].ip = xstrdup(ip);
+		p->peers[i].listener = xstrdup(lst);
+		p->peers[i].conns = 0;
+		p->npeers++;
+	}
+	p->peers[i].conns += strtoull(n, NULL, 10);
+}
+
+static int
+topin_cmp(const void *a, const void *b)
+{
+	const struct topin_peer *x = a, *y = b;
+	int r;
+
+	if (x->conns != y->conns)
+		return x->conns < y->conns ? 1 : -1;
+	if ((r = strcmp(x->ip, y->ip)) != 0)
+		return r;
+	return strcmp(x->listener, y->listener);
+}
+
+static void
+topin_finish(struct pending *p)
+{
+	size_t i;
+
+	qsort(p->peers, p->npeers, sizeof *p->peers, topin_cmp);
+	info_rec(&p->reply, "Status as of", "%lld", (long long)time(NULL));
+	for (i = 0; i < p->npeers; i++) {
+		if (i < TOPIN_ROWS) {
+			ctl_rec_begin(&p->reply);
+			ctl_rec_add(&p->reply, "section", "peer");
+			ctl_rec_add(&p->reply, "hostname", "%s", p->peers[i].hostname);
+			ctl_rec_add(&p->reply, "ip", "%s", p->peers[i].ip);
+			ctl_rec_add(&p->reply, "listener", "%s", p->peers[i].listener);
+			ctl_rec_add(&p->reply, "conns", "%llu", (unsigned long long)p->peers[i].conns);
+			ctl_rec_end(&p->reply);
+		}
+		free(p->peers[i].hostname);
+		free(p->peers[i].ip);
+		free(p->peers[i].listener);
+	}
+	free(p->peers);
+	p->peers = NULL;
+	p->npeers = 0;
+}
+
 static void
 pending_child_reply(struct pending *p, struct child *c, const unsigned char *pl, size_t len)
 {
@@ -1018,6 +1095,8 @@ pending_child_reply(struct pending *p, struct child *c, const unsigned char *pl,
 			else if (c->kind == PROC_DELIVER && name && cur &&
 			    strcmp(name, "Current Outbound Conn.") == 0)
 				p->outbound += strtoull(cur, NULL, 10);
+			else if (c->kind == PROC_SMTPD && strcmp(p->cmd, "topin") == 0)
+				topin_add(p, &res.recs[i]);
 			else if (c->kind == PROC_SMTPD && name && cur &&
 			    strcmp(name, "Resource Conservation") == 0) {
 				if (strtoull(cur, NULL, 10) > p->rescon)
@@ -1177,7 +1256,10 @@ ctl_request(struct ctl_client *cl, uint32_t reqid, int argc, char **argv)
 	} else if (strcmp(cmd, "tcpservices") == 0) {
 		tcpservices(ms, &r);
 	} else if (strcmp(cmd, "topin") == 0) {
-		ctl_reply_error(&r, "topin is not available yet: smtpd does not report its peers");
+		static char *const topin_argv[] = { "topin" };
+		ctl_reply_free(&r);
+		fan_out(ms, cl, reqid, argc, argv, 1u << PROC_SMTPD, topin_argv, 1);
+		return;
 	} else if (strcmp(cmd, "suspendlistener") == 0 || strcmp(cmd, "resumelistener") == 0 ||
 	    strcmp(cmd, "resumelister") == 0) {
 		int *sel = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *sel);

@@ -1339,6 +1339,51 @@ ctl_suspendlistener(struct smtpd *sd, struct ctl_reply *r, int argc, char **argv
 	buf_free(&names);
 }
 
+/*
+ * topin: one row per (remote IP, listener) with its open sessions.  The
+ * host name is shown only when forward-confirmed; otherwise the IP, as
+ * the spec says.  Master sums the rows of every smtpd and sorts them.
+ */
+struct topin_row {
+	const struct conn	*first;
+	size_t			 n;
+};
+
+static void
+ctl_topin(struct smtpd *sd, struct ctl_reply *r)
+{
+	struct topin_row *rows = xcalloc(sd->nsessions + 1, sizeof *rows);
+	const struct conn *c;
+	size_t nrows = 0, i;
+
+	for (c = sd->conns; c != NULL; c = c->next) {
+		if (c->s == NULL || c->closing || c->lst == NULL)
+			continue;
+		for (i = 0; i < nrows; i++)
+			if (rows[i].first->lst == c->lst &&
+			    strcmp(rows[i].first->peer_ip, c->peer_ip) == 0)
+				break;
+		if (i == nrows) {
+			if (nrows == sd->nsessions)
+				break;	/* cannot happen: one row per session at most */
+			rows[nrows++].first = c;
+		}
+		rows[i].n++;
+	}
+	for (i = 0; i < nrows; i++) {
+		c = rows[i].first;
+		ctl_rec_begin(r);
+		ctl_rec_add(r, "section", "peer");
+		ctl_rec_add(r, "hostname", "%s", c->host_verified && c->ptr_host[0] ?
+		    c->ptr_host : c->peer_ip);
+		ctl_rec_add(r, "ip", "%s", c->peer_ip);
+		ctl_rec_add(r, "listener", "%s", c->lst->name);
+		ctl_rec_add(r, "conns", "%zu", rows[i].n);
+		ctl_rec_end(r);
+	}
+	free(rows);
+}
+
 static void
 master_ctl(struct smtpd *sd, uint32_t reqid, const unsigned char *pl, size_t len)
 {
@@ -1359,7 +1404,9 @@ master_ctl(struct smtpd *sd, uint32_t reqid, const unsigned char *pl, size_t len
 		ctl_rec_add(&r, "name", "Resource Conservation");
 		ctl_rec_add(&r, "current", "%u", sd->rescon);
 		ctl_rec_end(&r);
-	} else if (strcmp(argv[0], "suspendlistener") == 0)
+	} else if (strcmp(argv[0], "topin") == 0)
+		ctl_topin(sd, &r);
+	else if (strcmp(argv[0], "suspendlistener") == 0)
 		ctl_suspendlistener(sd, &r, argc, argv);
 	else if (strcmp(argv[0], "resumelistener") == 0)
 		ctl_reply_error(&r, "resumelistener is done by master (it restarts smtpd)");
