@@ -527,14 +527,19 @@ cmd_suspenddel(struct cli *c, int argc, char **argv, int with_listeners)
 	}
 	free(av);
 	if (res.status != 0 || c->json) {
+		uint32_t status = res.status;
+
 		rc = print_reply(c, argv[0], &res, NULL);
 		ctl_result_free(&res);
-		return rc;
+		if (rc != 0 || status != 0)
+			return rc ? rc : 1;
+	} else {
+		ctl_result_free(&res);
+		printf("Waiting for outgoing deliveries to finish...\n");
+		fflush(stdout);
 	}
-	ctl_result_free(&res);
-	printf("Waiting for outgoing deliveries to finish...\n");
-	fflush(stdout);
-	/* qmgr starts no new delivery; wait for those in flight. */
+	/* qmgr starts no new delivery; wait for those in flight, then cut
+	 * off what is left (it stays queued). */
 	for (waited = 0; waited <= delay * 10; waited++) {
 		char *sv[1] = { "status" };
 		unsigned long long out;
@@ -546,9 +551,23 @@ cmd_suspenddel(struct cli *c, int argc, char **argv, int with_listeners)
 		ctl_result_free(&res);
 		if (out == 0)
 			break;
+		if (waited == delay * 10) {
+			av = xcalloc((size_t)argc + 1, sizeof *av);
+			av[0] = "abortdeliveries";
+			n = 1;
+			for (i = first; i < argc; i++)
+				av[n++] = argv[i];
+			rc = request(c, n, av, &res);
+			free(av);
+			if (rc < 0)
+				return 1;
+			ctl_result_free(&res);
+			break;
+		}
 		usleep(100000);
 	}
-	printf("Mail delivery suspended.\n");
+	if (!c->json)
+		printf("Mail delivery suspended.\n");
 	return 0;
 }
 

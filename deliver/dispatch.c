@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -298,6 +299,28 @@ qmgr_frame(struct ipc_conn *c, const struct ipc_hdr *hdr, const unsigned char *p
 			log_warning("malformed flush request from qmgr");
 			break;
 		}
+		deliver_flush(dl, domain);
+		break;
+	}
+	case DMSG_ABORT: {
+		char domain[DNS_NAME_MAX + 1];
+		struct job *next;
+		size_t n = 0;
+
+		ipc_rd_init(&rd, p, hdr->len);
+		if (ipc_get_strbuf(&rd, domain, sizeof domain) < 0 || !ipc_rd_done(&rd)) {
+			log_warning("malformed abort request from qmgr");
+			break;
+		}
+		for (j = TAILQ_FIRST(&dl->jobs); j != NULL; j = next) {
+			next = TAILQ_NEXT(j, entry);
+			if (j->abandoned || (domain[0] != '\0' && strcasecmp(j->domain, domain) != 0))
+				continue;
+			job_abort(j, REASON_CONN, "4.4.2 delivery interrupted: delivery suspended");
+			n++;
+		}
+		log_info("delivery suspended for %s: %zu delivery(ies) interrupted",
+		    domain[0] ? domain : "all domains", n);
 		deliver_flush(dl, domain);
 		break;
 	}

@@ -103,6 +103,11 @@ enum imsg_type {
 	/* qmgr -> deliver: str domain ("" = all).  Close idle connections to
 	 * it and forget cached DNS answers (delivernow, suspenddel). */
 	DMSG_FLUSH = 44,
+	/* qmgr -> deliver: str domain ("" = all).  The end of a suspenddel
+	 * delay: interrupt the deliveries still running to it (each recipient
+	 * answered 4, REASON_CONN, so it stays queued), close their
+	 * connections, then flush as DMSG_FLUSH. */
+	DMSG_ABORT = 45,
 };
 
 enum id_kind { ID_MID = 1, ID_ICID = 2, ID_DCID = 3 };

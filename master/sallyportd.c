@@ -1206,7 +1206,7 @@ ctl_request(struct ctl_client *cl, uint32_t reqid, int argc, char **argv)
 		return;
 	} else if (strcmp(cmd, "showrecipients") == 0 || strcmp(cmd, "delivernow") == 0 ||
 	    strcmp(cmd, "suspenddel") == 0 || strcmp(cmd, "resumedel") == 0 ||
-	    strcmp(cmd, "tophosts") == 0 || strcmp(cmd, "deleterecipients") == 0 ||
+	    strcmp(cmd, "abortdeliveries") == 0 || strcmp(cmd, "tophosts") == 0 || strcmp(cmd, "deleterecipients") == 0 ||
 	    strcmp(cmd, "bouncerecipients") == 0 || strcmp(cmd, "redirectrecipients") == 0 ||
 	    strcmp(cmd, "showmessage") == 0 || strcmp(cmd, "oldmessage") == 0 ||
 	    strcmp(cmd, "removemessage") == 0 || strcmp(cmd, "archivemessage") == 0 ||

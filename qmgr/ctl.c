@@ -284,8 +284,10 @@ ctl_showrecipients(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 		ctl_reply_message(r, "There are currently no messages in the delivery queue.");
 }
 
+/* DMSG_FLUSH (idle connections, DNS) or DMSG_ABORT (running deliveries
+ * too) to every deliver process. */
 static void
-flush_delivers(struct qmgr *q, const char *domain)
+tell_delivers(struct qmgr *q, uint32_t type, const char *domain)
 {
 	struct peer *p;
 	struct buf b;
@@ -295,12 +297,18 @@ flush_delivers(struct qmgr *q, const char *domain)
 	for (p = q->peers; p; p = p->next) {
 		if (p->kind != PROC_DELIVER)
 			continue;
-		start = ipc_msg_begin(&b, DMSG_FLUSH, 0);
+		start = ipc_msg_begin(&b, type, 0);
 		ipc_put_str(&b, domain ? domain : "");
 		ipc_msg_end(&b, start);
 		qmgr_send(p, &b);
 	}
 	buf_free(&b);
+}
+
+static void
+flush_delivers(struct qmgr *q, const char *domain)
+{
+	tell_delivers(q, DMSG_FLUSH, domain);
 }
 
 /* ---- hoststatus, tophosts ---- */
@@ -935,6 +943,16 @@ qmgr_ctl(struct qmgr *q, uint32_t reqid, const unsigned char *p, size_t len)
 		else
 			for (i = 1; i < argc; i++)
 				flush_delivers(q, strcasecmp(argv[i], "all") != 0 ? argv[i] : NULL);
+	} else if (strcmp(argv[0], "abortdeliveries") == 0) {
+		/* The end of suspenddel's delay: what is still running to a
+		 * suspended destination is cut off and stays queued. */
+		if (argc == 1)
+			tell_delivers(q, DMSG_ABORT, NULL);
+		for (i = 1; i < argc; i++)
+			tell_delivers(q, DMSG_ABORT, strcasecmp(argv[i], "all") != 0 ? argv[i] : NULL);
+		log_info("suspend delay over: interrupting deliveries still running%s%s",
+		    argc > 1 ? " to " : "", argc > 1 ? argv[1] : "");
+		ctl_reply_message(&r, "Remaining deliveries interrupted.");
 	} else if (strcmp(argv[0], "resetcounters") == 0) {
 		for (i = 0; i < C_COUNT; i++) {
 			q->ctr.baseline[i] = q->ctr.lifetime[i];

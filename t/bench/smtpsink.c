@@ -33,7 +33,8 @@
  *	--tempfail-first N answers the first N RCPT commands of the run with
  *	451; --drop-mid-data N closes the connection of each of the first N
  *	DATA transactions as soon as body bytes arrive, before the end
- *	marker; --banner-code CODE greets with CODE (4xx: then closes; 5xx:
+ *	marker; --stall-first N never answers the end of the first N DATA
+ *	transactions (a downstream that hangs); --banner-code CODE greets with CODE (4xx: then closes; 5xx:
  *	answers 503 to everything but QUIT, RFC 5321 3.1).
  *
  *	DATA ends only at CRLF.CRLF.  The sink is lenient otherwise (bare LF
@@ -89,6 +90,7 @@ struct sink_opts {
 	int		 pipelining;
 	uint64_t	 tempfail_first;
 	uint64_t	 drop_mid_data;
+	uint64_t	 stall_first;	/* never answer the first N end-of-DATA */
 	int		 banner_code;
 	uint64_t	 max_size;
 };
@@ -105,6 +107,7 @@ struct sink {
 	uint64_t	 accepted;	/* in this run */
 	uint64_t	 rcpt_commands;
 	uint64_t	 drops_done;
+	uint64_t	 stalls_done;
 	uint64_t	 next_session_id;
 	uint64_t	 nsessions, peak_sessions;	/* concurrent, for limit tests */
 	struct session	*sessions;
@@ -435,6 +438,13 @@ data_end(struct session *s)
 	uint64_t seq;
 
 	s->in_data = 0;
+	if (k->stalls_done < k->opts.stall_first) {
+		/* --stall-first: a downstream that hangs after "."; the client
+		 * waits until it gives up.  Nothing is stored. */
+		k->stalls_done++;
+		transaction_reset(s);
+		return;
+	}
 	if (s->oversize)
 		reply(s, "552 5.3.4 message too big");
 	else if (s->verdict == V_REJECT)
@@ -986,7 +996,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: smtpsink [-l ADDR] [-p PORT] [-P PORTFILE] [-d DIR] [-c COUNTFILE]\n"
 	    "                [--no-pipelining] [--tempfail-first N] [--drop-mid-data N]\n"
-	    "                [--banner-code CODE] [--max-size BYTES] [--hostname NAME]\n"
+	    "                [--stall-first N] [--banner-code CODE] [--max-size BYTES]\n"
+	    "                [--hostname NAME]\n"
 	    "Recipient local parts tempfail*, reject*, datatempfail*, datareject* fail\n"
 	    "on purpose.  SIGTERM prints \"received <n> messages\" and exits 0.\n");
 }
@@ -1007,11 +1018,12 @@ parse_count(const char *opt, const char *s)
 static void
 parse_args(struct sink_opts *o, int argc, char **argv)
 {
-	enum { O_NOPIPE = 256, O_TEMPFAIL, O_DROP, O_BANNER, O_MAXSIZE, O_HOSTNAME };
+	enum { O_NOPIPE = 256, O_TEMPFAIL, O_DROP, O_BANNER, O_MAXSIZE, O_HOSTNAME, O_STALL };
 	static const struct option longopts[] = {
 		{ "no-pipelining",	no_argument,		NULL, O_NOPIPE },
 		{ "tempfail-first",	required_argument,	NULL, O_TEMPFAIL },
 		{ "drop-mid-data",	required_argument,	NULL, O_DROP },
+		{ "stall-first",	required_argument,	NULL, O_STALL },
 		{ "banner-code",	required_argument,	NULL, O_BANNER },
 		{ "max-size",		required_argument,	NULL, O_MAXSIZE },
 		{ "hostname",		required_argument,	NULL, O_HOSTNAME },
@@ -1039,6 +1051,7 @@ parse_args(struct sink_opts *o, int argc, char **argv)
 		case O_NOPIPE: o->pipelining = 0; break;
 		case O_TEMPFAIL: o->tempfail_first = parse_count("--tempfail-first", optarg); break;
 		case O_DROP: o->drop_mid_data = parse_count("--drop-mid-data", optarg); break;
+		case O_STALL: o->stall_first = parse_count("--stall-first", optarg); break;
 		case O_BANNER:
 			o->banner_code = (int)parse_count("--banner-code", optarg);
 			if (o->banner_code < 200 || o->banner_code > 599)
