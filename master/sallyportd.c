@@ -1052,7 +1052,8 @@ topin_finish(struct pending *p)
 {
 	size_t i;
 
-	qsort(p->peers, p->npeers, sizeof *p->peers, topin_cmp);
+	if (p->npeers > 1)
+		qsort(p->peers, p->npeers, sizeof *p->peers, topin_cmp);
 	info_rec(&p->reply, "Status as of", "%lld", (long long)time(NULL));
 	for (i = 0; i < p->npeers; i++) {
 		if (i < TOPIN_ROWS) {
