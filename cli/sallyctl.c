@@ -87,27 +87,10 @@ on_sigint(int sig)
 /* ---- talking to master ---- */
 
 static int
-read_full(int fd, void *p, size_t n)
-{
-	unsigned char *q = p;
-
-	while (n > 0) {
-		ssize_t r = read(fd, q, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		q += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static int
 request(struct cli *c, int argc, char **argv, struct ctl_result *res)
 {
 	struct sockaddr_un sun;
-	unsigned char hbuf[IPC_HDR_LEN], *payload;
+	unsigned char *payload = NULL;
 	struct ipc_hdr hdr;
 	struct buf b;
 	int fd;
@@ -137,14 +120,13 @@ request(struct cli *c, int argc, char **argv, struct ctl_result *res)
 		return -1;
 	}
 	buf_free(&b);
-	if (read_full(fd, hbuf, sizeof hbuf) < 0 || ipc_frame_parse(hbuf, sizeof hbuf, &hdr) < 0 ||
-	    hdr.type != IMSG_CTL_REPLY) {
+	if (ipc_read_frame(fd, &hdr, &payload) < 0 || hdr.type != IMSG_CTL_REPLY) {
 		fprintf(stderr, "sallyctl: no valid answer from sallyportd\n");
+		free(payload);
 		close(fd);
 		return -1;
 	}
-	payload = xmalloc(hdr.len ? hdr.len : 1);
-	if (read_full(fd, payload, hdr.len) < 0 || ctl_result_decode(payload, hdr.len, res) < 0) {
+	if (ctl_result_decode(payload, hdr.len, res) < 0) {
 		fprintf(stderr, "sallyctl: malformed answer from sallyportd\n");
 		free(payload);
 		close(fd);

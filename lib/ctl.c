@@ -87,6 +87,34 @@ ctl_rec_end(struct ctl_reply *r)
 }
 
 void
+ctl_rec_info(struct ctl_reply *r, const char *name, const char *fmt, ...)
+{
+	struct buf v;
+	va_list ap;
+
+	buf_init(&v, 0);
+	va_start(ap, fmt);
+	buf_vprintf(&v, fmt, ap);
+	va_end(ap);
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "info");
+	ctl_rec_add(r, "name", "%s", name);
+	ctl_rec_add(r, "value", "%s", v.data ? v.data : "");
+	ctl_rec_end(r);
+	buf_free(&v);
+}
+
+void
+ctl_rec_gauge(struct ctl_reply *r, const char *name, unsigned long long current)
+{
+	ctl_rec_begin(r);
+	ctl_rec_add(r, "section", "gauge");
+	ctl_rec_add(r, "name", "%s", name);
+	ctl_rec_add(r, "current", "%llu", current);
+	ctl_rec_end(r);
+}
+
+void
 ctl_rec_copy(struct ctl_reply *r, const struct ctl_record *rec)
 {
 	size_t i;

@@ -32,6 +32,11 @@ void	ctl_rec_begin(struct ctl_reply *r);
 void	ctl_rec_add(struct ctl_reply *r, const char *key, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	ctl_rec_end(struct ctl_reply *r);
+/* Whole records of the two kinds every status-like reply carries:
+ * {section: info, name, value} and {section: gauge, name, current}. */
+void	ctl_rec_info(struct ctl_reply *r, const char *name, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	ctl_rec_gauge(struct ctl_reply *r, const char *name, unsigned long long current);
 /* Appends the IMSG_CTL_REPLY frame to b. */
 void	ctl_reply_encode(struct ctl_reply *r, struct buf *b, uint32_t reqid);
 /* Encodes, sends on c, and frees r. */

@@ -81,28 +81,9 @@ daemon_decode_config(const unsigned char *payload, size_t len, struct config_sou
 	return 0;
 }
 
-/* Reads exactly n bytes from a blocking descriptor. */
-static int
-read_full(int fd, void *p, size_t n)
-{
-	unsigned char *q = p;
-
-	while (n > 0) {
-		ssize_t r = read(fd, q, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		q += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 void
 daemon_init(struct daemon *d, const char *name, int argc, char **argv, const char *usage)
 {
-	unsigned char hbuf[IPC_HDR_LEN];
 	struct ipc_hdr hdr;
 	unsigned char *payload;
 	char err[1024], *logpath;
@@ -127,12 +108,8 @@ daemon_init(struct daemon *d, const char *name, int argc, char **argv, const cha
 		    "sallyportd, not by hand\n%s", name, MASTER_CHANNEL_FD, usage);
 		exit(2);
 	}
-	if (read_full(MASTER_CHANNEL_FD, hbuf, sizeof hbuf) < 0 ||
-	    ipc_frame_parse(hbuf, sizeof hbuf, &hdr) < 0 || hdr.type != IMSG_CONFIG)
+	if (ipc_read_frame(MASTER_CHANNEL_FD, &hdr, &payload) < 0 || hdr.type != IMSG_CONFIG)
 		log_fatal("no configuration from master");
-	payload = xmalloc(hdr.len ? hdr.len : 1);
-	if (read_full(MASTER_CHANNEL_FD, payload, hdr.len) < 0)
-		log_fatal("configuration from master cut short");
 	if (daemon_decode_config(payload, hdr.len, &d->srcs, &d->nsrcs, &d->cfg, err, sizeof err) < 0)
 		log_fatal("configuration from master refused: %s", err);
 	free(payload);

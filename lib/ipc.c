@@ -2,7 +2,10 @@
  * ipc - frame codec (see ipc.h).  Bounded and allocation-free on the read
  * side except for ipc_get_strdup.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ipc.h"
 #include "xalloc.h"
@@ -182,4 +185,39 @@ int
 ipc_rd_done(const struct ipc_rd *rd)
 {
 	return !rd->err && rd->left == 0;
+}
+
+/* Reads exactly n bytes from a blocking descriptor. */
+static int
+read_full(int fd, void *p, size_t n)
+{
+	unsigned char *q = p;
+
+	while (n > 0) {
+		ssize_t r = read(fd, q, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		q += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int
+ipc_read_frame(int fd, struct ipc_hdr *hdr, unsigned char **payload)
+{
+	unsigned char h[IPC_HDR_LEN];
+
+	*payload = NULL;
+	if (read_full(fd, h, sizeof h) < 0 || ipc_frame_parse(h, sizeof h, hdr) < 0)
+		return -1;
+	*payload = xmalloc(hdr->len ? hdr->len : 1);
+	if (read_full(fd, *payload, hdr->len) < 0) {
+		free(*payload);
+		*payload = NULL;
+		return -1;
+	}
+	return 0;
 }

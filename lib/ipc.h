@@ -40,6 +40,12 @@ int	ipc_msg_end(struct buf *b, size_t start);	/* -1: payload too large */
  * bytes are needed, -1 when the header is invalid (oversized payload). */
 int	ipc_frame_parse(const void *data, size_t len, struct ipc_hdr *hdr);
 
+/* Blocking read of one whole frame from fd (the two places that talk
+ * before an event loop exists: a child waiting for its config, sallyctl).
+ * 0 with *payload malloc'd (caller frees), -1 on EOF, error or a bad
+ * header. */
+int	ipc_read_frame(int fd, struct ipc_hdr *hdr, unsigned char **payload);
+
 struct ipc_rd {
 	const unsigned char	*p;
 	size_t			 left;

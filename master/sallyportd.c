@@ -736,23 +736,6 @@ pending_timer_closed(uv_handle_t *h)
 	free(p);
 }
 
-static void
-info_rec(struct ctl_reply *r, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void
-info_rec(struct ctl_reply *r, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-	char v[256];
-
-	va_start(ap, fmt);
-	vsnprintf(v, sizeof v, fmt, ap);
-	va_end(ap);
-	ctl_rec_begin(r);
-	ctl_rec_add(r, "section", "info");
-	ctl_rec_add(r, "name", "%s", name);
-	ctl_rec_add(r, "value", "%s", v);
-	ctl_rec_end(r);
-}
 
 /* ---- system gauges (status detail) ---- */
 
@@ -826,15 +809,6 @@ ram_percent(void)
 	return total ? (unsigned)((total - (avail < total ? avail : total)) * 100 / total) : 0;
 }
 
-static void
-gauge_rec(struct ctl_reply *r, const char *name, unsigned long long v)
-{
-	ctl_rec_begin(r);
-	ctl_rec_add(r, "section", "gauge");
-	ctl_rec_add(r, "name", "%s", name);
-	ctl_rec_add(r, "current", "%llu", v);
-	ctl_rec_end(r);
-}
 
 /* Disk Utilization: Logs ("LogUsd"): the log files, percent of the
  * file system that holds them. */
@@ -897,18 +871,18 @@ system_gauges(struct master *ms, struct ctl_reply *r)
 	/* The first time: since the gateway started. */
 	span = ms->cpu_prev_ms ? now - ms->cpu_prev_ms :
 	    (uint64_t)(time(NULL) - ms->started) * 1000;
-	gauge_rec(r, "RAM Utilization", ram_percent());
-	gauge_rec(r, "Disk Utilization: Logs", log_disk_percent(ms->cfg->paths.log));
+	ctl_rec_gauge(r, "RAM Utilization", ram_percent());
+	ctl_rec_gauge(r, "Disk Utilization: Logs", log_disk_percent(ms->cfg->paths.log));
 	for (k = 0; k < PROC_CLI; k++) {
 		total += ticks[k];
 		prev += ms->cpu_prev_ticks[k];
 	}
-	gauge_rec(r, "CPU Utilization MGA", cpu_percent(total, prev, span, hz, ncpu));
+	ctl_rec_gauge(r, "CPU Utilization MGA", cpu_percent(total, prev, span, hz, ncpu));
 	/* No anti-spam or anti-virus engine runs yet. */
-	gauge_rec(r, "CPU Utilization AntiSpam", 0);
-	gauge_rec(r, "CPU Utilization AntiVirus", 0);
+	ctl_rec_gauge(r, "CPU Utilization AntiSpam", 0);
+	ctl_rec_gauge(r, "CPU Utilization AntiVirus", 0);
 	for (k = 0; k < PROC_CLI; k++) {
-		gauge_rec(r, names[k], cpu_percent(ticks[k], ms->cpu_prev_ticks[k], span, hz, ncpu));
+		ctl_rec_gauge(r, names[k], cpu_percent(ticks[k], ms->cpu_prev_ticks[k], span, hz, ncpu));
 		ms->cpu_prev_ticks[k] = ticks[k];
 	}
 	ms->cpu_prev_ms = now;
@@ -984,17 +958,17 @@ pending_finish(struct pending *p)
 		ctl_rec_add(&p->reply, "name", "Current Outbound Conn.");
 		ctl_rec_add(&p->reply, "current", "%llu", (unsigned long long)p->outbound);
 		ctl_rec_end(&p->reply);
-		info_rec(&p->reply, "Status as of", "%lld", (long long)time(NULL));
-		info_rec(&p->reply, "Up since", "%lld", (long long)ms->started);
-		info_rec(&p->reply, "Hostname", "%s", ms->cfg->hostname);
+		ctl_rec_info(&p->reply, "Status as of", "%lld", (long long)time(NULL));
+		ctl_rec_info(&p->reply, "Up since", "%lld", (long long)ms->started);
+		ctl_rec_info(&p->reply, "Hostname", "%s", ms->cfg->hostname);
 		system_gauges(ms, &p->reply);
 		/* Each smtpd throttles on its own; the system reports the most. */
-		gauge_rec(&p->reply, "Resource Conservation", p->rescon);
+		ctl_rec_gauge(&p->reply, "Resource Conservation", p->rescon);
 		{
 			size_t i, nsusp = 0;
 			for (i = 0; i < ms->nlisten; i++)
 				nsusp += ms->suspended[i] ? 1 : 0;
-			info_rec(&p->reply, "Receiving suspended", "%s", nsusp == 0 ? "no" :
+			ctl_rec_info(&p->reply, "Receiving suspended", "%s", nsusp == 0 ? "no" :
 			    nsusp == ms->nlisten ? "all" : "some");
 		}
 	}
@@ -1054,7 +1028,7 @@ topin_finish(struct pending *p)
 
 	if (p->npeers > 1)
 		qsort(p->peers, p->npeers, sizeof *p->peers, topin_cmp);
-	info_rec(&p->reply, "Status as of", "%lld", (long long)time(NULL));
+	ctl_rec_info(&p->reply, "Status as of", "%lld", (long long)time(NULL));
 	for (i = 0; i < p->npeers; i++) {
 		if (i < TOPIN_ROWS) {
 			ctl_rec_begin(&p->reply);

@@ -104,33 +104,7 @@ suspend_set(struct qmgr *q, const char *what, int on)
 	}
 }
 
-static void
-gauge(struct ctl_reply *r, const char *name, unsigned long long v)
-{
-	ctl_rec_begin(r);
-	ctl_rec_add(r, "section", "gauge");
-	ctl_rec_add(r, "name", "%s", name);
-	ctl_rec_add(r, "current", "%llu", v);
-	ctl_rec_end(r);
-}
 
-static void
-info(struct ctl_reply *r, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void
-info(struct ctl_reply *r, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-	char v[256];
-
-	va_start(ap, fmt);
-	vsnprintf(v, sizeof v, fmt, ap);
-	va_end(ap);
-	ctl_rec_begin(r);
-	ctl_rec_add(r, "section", "info");
-	ctl_rec_add(r, "name", "%s", name);
-	ctl_rec_add(r, "value", "%s", v);
-	ctl_rec_end(r);
-}
 
 void
 qmgr_sample_rates(struct qmgr *q)
@@ -224,22 +198,22 @@ ctl_status(struct qmgr *q, struct ctl_reply *r)
 		}
 	}
 	store_usage(q->store, &used_kb, &free_kb);
-	gauge(r, "Active Recipients", active);
-	gauge(r, "Unattempted Recipients", unattempted);
-	gauge(r, "Attempted Recipients", attempted);
-	gauge(r, "Messages In Work Queue", 0);
-	gauge(r, "Messages In Quarantine", 0);
-	gauge(r, "Destinations In Memory", sched_active_dests(q));
-	gauge(r, "Kilobytes Used", used_kb);
-	gauge(r, "Kilobytes In Quarantine", 0);
-	gauge(r, "Kilobytes Free", free_kb);
-	gauge(r, "Disk I/O Utilization", q->io_max ? q->io_cur * 100 / q->io_max : 0);
-	info(r, "Deliveries In Flight", "%zu", sched_jobs(q));
+	ctl_rec_gauge(r, "Active Recipients", active);
+	ctl_rec_gauge(r, "Unattempted Recipients", unattempted);
+	ctl_rec_gauge(r, "Attempted Recipients", attempted);
+	ctl_rec_gauge(r, "Messages In Work Queue", 0);
+	ctl_rec_gauge(r, "Messages In Quarantine", 0);
+	ctl_rec_gauge(r, "Destinations In Memory", sched_active_dests(q));
+	ctl_rec_gauge(r, "Kilobytes Used", used_kb);
+	ctl_rec_gauge(r, "Kilobytes In Quarantine", 0);
+	ctl_rec_gauge(r, "Kilobytes Free", free_kb);
+	ctl_rec_gauge(r, "Disk I/O Utilization", q->io_max ? q->io_cur * 100 / q->io_max : 0);
+	ctl_rec_info(r, "Deliveries In Flight", "%zu", sched_jobs(q));
 	status_rates(q, r);
-	info(r, "Oldest Message", "%llu", oldest ? (unsigned long long)(qmgr_now() - oldest) : 0ULL);
-	info(r, "Queued Messages", "%zu", q->nmsgs + receiving);
-	info(r, "Last counter reset", "%llu", (unsigned long long)q->ctr.reset_time);
-	info(r, "Delivery suspended", "%s", sched_suspended(q, "*all*") ||
+	ctl_rec_info(r, "Oldest Message", "%llu", oldest ? (unsigned long long)(qmgr_now() - oldest) : 0ULL);
+	ctl_rec_info(r, "Queued Messages", "%zu", q->nmsgs + receiving);
+	ctl_rec_info(r, "Last counter reset", "%llu", (unsigned long long)q->ctr.reset_time);
+	ctl_rec_info(r, "Delivery suspended", "%s", sched_suspended(q, "*all*") ||
 	    (q->nsuspended && strcmp(q->suspended[0], "ALL") == 0) ? "all" :
 	    q->nsuspended ? "some" : "no");
 }
@@ -358,19 +332,19 @@ ctl_hoststatus(struct qmgr *q, struct ctl_reply *r, const char *arg)
 			}
 		}
 	}
-	info(r, "Host", "%s", domain);
-	info(r, "Status as of", "%llu", (unsigned long long)now);
-	info(r, "Host up/down", "%s", states[d ? d->host_state : HOST_UNKNOWN]);
-	info(r, "Last Activity", "%llu", d ? (unsigned long long)d->last_activity : 0ULL);
+	ctl_rec_info(r, "Host", "%s", domain);
+	ctl_rec_info(r, "Status as of", "%llu", (unsigned long long)now);
+	ctl_rec_info(r, "Host up/down", "%s", states[d ? d->host_state : HOST_UNKNOWN]);
+	ctl_rec_info(r, "Last Activity", "%llu", d ? (unsigned long long)d->last_activity : 0ULL);
 	if (oldest)
-		info(r, "Oldest Message", "%llu", (unsigned long long)(now > oldest ? now - oldest : 0));
+		ctl_rec_info(r, "Oldest Message", "%llu", (unsigned long long)(now > oldest ? now - oldest : 0));
 	else
-		info(r, "Oldest Message", "%s", "");
+		ctl_rec_info(r, "Oldest Message", "%s", "");
 	for (k = 0; k < sizeof ids / sizeof ids[0]; k++)
 		host_counter(r, d, ids[k]);
-	gauge(r, "Active Recipients", active);
-	gauge(r, "Unattempted Recipients", unattempted);
-	gauge(r, "Attempted Recipients", attempted);
+	ctl_rec_gauge(r, "Active Recipients", active);
+	ctl_rec_gauge(r, "Unattempted Recipients", unattempted);
+	ctl_rec_gauge(r, "Attempted Recipients", attempted);
 	/* Current and pending outbound connections come from deliver. */
 	if (d && d->last_5xx) {
 		ctl_rec_begin(r);
@@ -442,7 +416,7 @@ ctl_tophosts(struct qmgr *q, struct ctl_reply *r, const char *sort)
 		}
 	}
 	qsort(all, n, sizeof *all, tophosts_cmp);
-	info(r, "Status as of", "%llu", (unsigned long long)qmgr_now());
+	ctl_rec_info(r, "Status as of", "%llu", (unsigned long long)qmgr_now());
 	for (i = 0; i < n && i < 20; i++) {
 		d = all[i];
 		ctl_rec_begin(r);
@@ -631,12 +605,12 @@ show_message(struct qmgr *q, struct ctl_reply *r, const struct qmsg *m, int head
 	for (j = 0; j < m->nrcpt; j++)
 		if (m->rcpts[j].state != RCPT_DONE)
 			buf_printf(&rc, "%s%s", rc.len ? ", " : "", m->rcpts[j].addr);
-	info(r, "MID", "%u", m->mid);
-	info(r, "Age", "%llu", (unsigned long long)(now > m->received ? now - m->received : 0));
-	info(r, "Received", "%llu", (unsigned long long)m->received);
-	info(r, "Sender", "%s", m->sender);
-	info(r, "Recipients", "%s", rc.len ? rc.data : "");
-	info(r, "Bytes", "%llu", (unsigned long long)m->size);
+	ctl_rec_info(r, "MID", "%u", m->mid);
+	ctl_rec_info(r, "Age", "%llu", (unsigned long long)(now > m->received ? now - m->received : 0));
+	ctl_rec_info(r, "Received", "%llu", (unsigned long long)m->received);
+	ctl_rec_info(r, "Sender", "%s", m->sender);
+	ctl_rec_info(r, "Recipients", "%s", rc.len ? rc.data : "");
+	ctl_rec_info(r, "Bytes", "%llu", (unsigned long long)m->size);
 	ctl_rec_begin(r);
 	ctl_rec_add(r, "section", "info");
 	ctl_rec_add(r, "name", "Headers");
@@ -828,13 +802,13 @@ ctl_workqueue(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 		return;
 	}
 	free(path);
-	info(r, "Status as of", "%llu", (unsigned long long)qmgr_now());
+	ctl_rec_info(r, "Status as of", "%llu", (unsigned long long)qmgr_now());
 	if (q->wq_paused)
-		info(r, "Status", "Paused by admin: %s", q->wq_reason);
+		ctl_rec_info(r, "Status", "Paused by admin: %s", q->wq_reason);
 	else
-		info(r, "Status", "%s", "Operational");
+		ctl_rec_info(r, "Status", "%s", "Operational");
 	/* No scanner yet: a message passes the work queue as it commits. */
-	info(r, "Messages", "%u", 0u);
+	ctl_rec_info(r, "Messages", "%u", 0u);
 	if (strcmp(op, "rate") == 0) {
 		static const char *const names[2] = { "Messages In", "Messages Out" };
 		uint64_t now = qmgr_now();
@@ -892,7 +866,7 @@ qmgr_ctl(struct qmgr *q, uint32_t reqid, const unsigned char *p, size_t len)
 	} else if (strcmp(argv[0], "removemessage") == 0 || strcmp(argv[0], "archivemessage") == 0) {
 		ctl_message_op(q, &r, argc, argv);
 	} else if (strcmp(argv[0], "dnsstatus") == 0) {
-		info(&r, "Status as of", "%llu", (unsigned long long)qmgr_now());
+		ctl_rec_info(&r, "Status as of", "%llu", (unsigned long long)qmgr_now());
 		for (i = 0; i < DNS_CTR_COUNT; i++) {
 			ctl_rec_begin(&r);
 			ctl_rec_add(&r, "section", "counter");
@@ -968,7 +942,7 @@ qmgr_ctl(struct qmgr *q, uint32_t reqid, const unsigned char *p, size_t len)
 			qmgr_meta_put(q, key, q->dns_base[i]);
 		}
 		log_info("counters reset");
-		info(&r, "Last counter reset", "%llu", (unsigned long long)q->ctr.reset_time);
+		ctl_rec_info(&r, "Last counter reset", "%llu", (unsigned long long)q->ctr.reset_time);
 	} else {
 		ctl_reply_error(&r, "qmgr does not serve '%s'", argv[0]);
 	}
