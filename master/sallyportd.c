@@ -19,6 +19,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#ifdef __linux__
+#include <linux/filter.h>
+#endif
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -111,7 +114,8 @@ struct master {
 	struct config_source	*srcs;
 	size_t			 nsrcs;
 	char			*bindir;
-	int			*listen_fds;
+	int			*listen_fds;	/* [listener * nsmtpd + slot] */
+	uint32_t		 nsmtpd;
 	int			*suspended;	/* per listener, kept in the state dir */
 	size_t			 nlisten;
 	struct child		*children;
@@ -200,12 +204,85 @@ prepare_dirs(struct master *ms)
 	free(empty);
 }
 
+/*
+ * Per-IP limits (connections, hourly recipients, DHAP) are counted in
+ * each smtpd without shared state, so every connection from one client
+ * address must reach the same smtpd.  Each listener therefore gets one
+ * SO_REUSEPORT socket per smtpd slot, and a classic BPF program makes the
+ * kernel pick the socket (slot) from the client's source address: the
+ * last 32 bits of it, modulo the number of slots.  Where that is not
+ * available (not Linux), one socket is shared by every smtpd and the
+ * limits are per process, which is logged.
+ */
 static int
-open_listener(const struct cfg_listener *l, char *err, size_t errlen)
+steer_by_source(int fd, int family, uint32_t nslots)
 {
+#ifdef SO_ATTACH_REUSEPORT_CBPF
+	struct sock_filter code[] = {
+		/* A = source address (IPv4) or its last word (IPv6) */
+		{ BPF_LD | BPF_W | BPF_ABS, 0, 0,
+		    (uint32_t)(SKF_NET_OFF + (family == AF_INET ? 12 : 20)) },
+		{ BPF_ALU | BPF_MOD | BPF_K, 0, 0, nslots },
+		{ BPF_RET | BPF_A, 0, 0, 0 },
+	};
+	struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
+#else
+	(void)fd;
+	(void)family;
+	(void)nslots;
+	errno = ENOTSUP;
+	return -1;
+#endif
+}
+
+static int
+listen_socket(const struct sockaddr_storage *ss, socklen_t sslen, int reuseport)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+	    bind(fd, (const struct sockaddr *)ss, sslen) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int *
+listener_fds(struct master *ms, size_t i)
+{
+	return &ms->listen_fds[i * ms->nsmtpd];
+}
+
+static void
+close_listener(struct master *ms, size_t i)
+{
+	int *fds = listener_fds(ms, i);
+	uint32_t k;
+
+	for (k = 0; k < ms->nsmtpd; k++) {
+		if (fds[k] >= 0 && (k == 0 || fds[k] != fds[0]))
+			close(fds[k]);
+		fds[k] = -1;
+	}
+}
+
+/* Opens listener i's socket(s); 0, or -1 with err set. */
+static int
+open_listener(struct master *ms, size_t i, char *err, size_t errlen)
+{
+	const struct cfg_listener *l = &ms->cfg->listeners[i];
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	int fd, one = 1;
+	int *fds = listener_fds(ms, i);
+	uint32_t k;
 
 	memset(&ss, 0, sizeof ss);
 	if (inet_pton(AF_INET, l->address, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
@@ -221,16 +298,27 @@ open_listener(const struct cfg_listener *l, char *err, size_t errlen)
 		    l->address);
 		return -1;
 	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-	    bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, 1024) < 0) {
+	for (k = 0; k < ms->nsmtpd; k++)
+		fds[k] = -1;
+	if (ms->nsmtpd > 1) {
+		/* The sockets join the group in slot order: index k is slot k. */
+		for (k = 0; k < ms->nsmtpd; k++)
+			if ((fds[k] = listen_socket(&ss, sslen, 1)) < 0)
+				break;
+		if (k == ms->nsmtpd && steer_by_source(fds[0], ss.ss_family, ms->nsmtpd) == 0)
+			return 0;
+		log_warning("listener %s: cannot steer clients to smtpd processes by address (%s); "
+		    "per-IP limits are counted per smtpd process", l->name, strerror(errno));
+		close_listener(ms, i);
+	}
+	if ((fds[0] = listen_socket(&ss, sslen, 0)) < 0) {
 		snprintf(err, errlen, "listener %s: cannot listen on %s port %u: %s", l->name,
 		    l->address, l->port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	return fd;
+	for (k = 1; k < ms->nsmtpd; k++)
+		fds[k] = fds[0];
+	return 0;
 }
 
 /* ---- listener suspension (state, not config: survives restarts) ---- */
@@ -317,6 +405,17 @@ select_listeners(struct master *ms, int argc, char **argv, int *sel, char *err, 
 }
 
 /* ---- children ---- */
+
+/* smtpd processes: the config's count, 0 meaning one per core. */
+static uint32_t
+smtpd_count(const struct config *cfg)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cfg->processes.smtpd != 0)
+		return cfg->processes.smtpd;
+	return ncpu > 0 ? (uint32_t)ncpu : 1;
+}
 
 static struct child *find_qmgr(struct master *ms);
 static void spawn_child(struct child *c);
@@ -482,9 +581,10 @@ spawn_child(struct child *c)
 	stdio[MASTER_CHANNEL_FD].data.fd = sv[1];
 	if (c->kind == PROC_SMTPD) {
 		for (i = 0; i < ms->nlisten; i++) {
-			stdio[LISTENER_FD_BASE + i].flags = ms->listen_fds[i] >= 0 ?
-			    UV_INHERIT_FD : UV_IGNORE;
-			stdio[LISTENER_FD_BASE + i].data.fd = ms->listen_fds[i];
+			int fd = listener_fds(ms, i)[c->slot];
+
+			stdio[LISTENER_FD_BASE + i].flags = fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+			stdio[LISTENER_FD_BASE + i].data.fd = fd;
 		}
 	}
 	path = xasprintf("%s/%s", ms->bindir, kind_name(c->kind));
@@ -535,12 +635,9 @@ spawn_child(struct child *c)
 static void
 create_children(struct master *ms)
 {
-	uint32_t nsmtpd = ms->cfg->processes.smtpd, ndeliver = ms->cfg->processes.deliver;
+	uint32_t nsmtpd = ms->nsmtpd, ndeliver = ms->cfg->processes.deliver;
 	size_t i = 0, k;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (nsmtpd == 0)
-		nsmtpd = ncpu > 0 ? (uint32_t)ncpu : 1;
 	if (ndeliver == 0)
 		ndeliver = 1;
 	ms->nchildren = 1 + nsmtpd + ndeliver;
@@ -669,11 +766,8 @@ begin_stop(struct master *ms, const char *why)
 		return;
 	ms->stopping = 1;
 	log_info("%s: stopping (drain delay %u s)", why, ms->cfg->drain_delay);
-	for (i = 0; i < ms->nlisten; i++) {
-		if (ms->listen_fds[i] >= 0)
-			close(ms->listen_fds[i]);
-		ms->listen_fds[i] = -1;
-	}
+	for (i = 0; i < ms->nlisten; i++)
+		close_listener(ms, i);
 	uv_close((uv_handle_t *)&ms->ctl_server, NULL);
 	for (i = 0; i < ms->nchildren; i++) {
 		uv_timer_stop(&ms->children[i].restart);
@@ -1253,11 +1347,8 @@ ctl_request(struct ctl_client *cl, uint32_t reqid, int argc, char **argv)
 			if (suspend) {
 				/* smtpd closes its copy below; once master's is
 				 * closed too, the kernel refuses connections. */
-				if (ms->listen_fds[i] >= 0)
-					close(ms->listen_fds[i]);
-				ms->listen_fds[i] = -1;
-			} else if ((ms->listen_fds[i] = open_listener(&ms->cfg->listeners[i], err,
-			    sizeof err)) < 0) {
+				close_listener(ms, i);
+			} else if (open_listener(ms, i, err, sizeof err) < 0) {
 				ctl_reply_error(&r, "%s", err);
 				log_crit("resumelistener: %s", err);
 				continue;
@@ -1467,17 +1558,19 @@ main(int argc, char **argv)
 	free(logpath);
 	log_also_stderr(foreground);
 	ms->nlisten = ms->cfg->nlisteners;
-	ms->listen_fds = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *ms->listen_fds);
+	ms->nsmtpd = smtpd_count(ms->cfg);
+	ms->listen_fds = xcalloc((ms->nlisten ? ms->nlisten : 1) * ms->nsmtpd,
+	    sizeof *ms->listen_fds);
 	ms->suspended = xcalloc(ms->nlisten ? ms->nlisten : 1, sizeof *ms->suspended);
 	load_listener_state(ms);
 	for (i = 0; i < ms->nlisten; i++) {
 		if (ms->suspended[i]) {
-			ms->listen_fds[i] = -1;
+			close_listener(ms, i);
 			log_info("listener %s suspended (kept across restarts; 'sallyctl "
 			    "resumelistener' resumes it)", ms->cfg->listeners[i].name);
 			continue;
 		}
-		if ((ms->listen_fds[i] = open_listener(&ms->cfg->listeners[i], err, sizeof err)) < 0)
+		if (open_listener(ms, i, err, sizeof err) < 0)
 			log_fatal("%s", err);
 		log_info("listener %s on %s port %u (%s)", ms->cfg->listeners[i].name,
 		    ms->cfg->listeners[i].address, ms->cfg->listeners[i].port,

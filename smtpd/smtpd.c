@@ -43,6 +43,10 @@
  *
  *	Hourly limits (max_rcpts_per_hour, DHAP) live in one rate table per
  *	process (rates.c); max_conns_per_ip counts this process's sessions.
+ *	That is per client address for the whole gateway because master
+ *	steers every connection from one address to the same smtpd (one
+ *	SO_REUSEPORT socket per slot, chosen by a BPF program on the source
+ *	address; see sallyportd.c).
  *
  *	Resource conservation: once a second the memory use is read from
  *	resource_conservation.meminfo (/proc/meminfo, opened before the
