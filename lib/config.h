@@ -220,8 +220,8 @@ struct config {
 	struct {			/* `resource_conservation:` (smtpd) */
 		uint32_t memory_start;		/* percent, default 45 */
 		uint32_t memory_halt;		/* percent, default 60 */
-		uint32_t queue_start;		/* percent of the spool's file */
-		uint32_t queue_halt;		/* system, defaults 45 and 60 */
+		uint32_t queue_start;		/* percent of the spool's file system */
+		uint32_t queue_halt;		/* or LMDB map, defaults 45 and 60 */
 		uint32_t max_delay;		/* tarpit seconds at the top, default 5 */
 		char	*meminfo;		/* file to read, default /proc/meminfo */
 	} rescon;

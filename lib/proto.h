@@ -82,6 +82,10 @@ enum imsg_type {
 	/* any -> qmgr: str counter name (a label of the spec's Table 1,
 	 * e.g. "Rejected Recipients"), u64 delta. */
 	QMSG_COUNTER = 27,
+	/* qmgr -> smtpd, every second: u32 percent of the queue in use, the
+	 * tighter of the LMDB map and the spool's file system.  Resource
+	 * conservation in smtpd (chrooted, it cannot see the map) uses it. */
+	QMSG_QUEUE_USE = 28,
 
 	/* ---- qmgr <-> deliver ---- */
 

@@ -559,11 +559,37 @@ sample_io(struct qmgr *q)
 		q->io_max = q->io_cur;
 }
 
+/* Queue use for smtpd's resource conservation: what is used of the
+ * room the queue has (store_usage counts the map and the disk). */
+static void
+send_queue_use(struct qmgr *q)
+{
+	uint64_t used_kb, free_kb;
+	struct peer *p;
+	struct buf b;
+	size_t start;
+	uint32_t pct;
+
+	store_usage(q->store, &used_kb, &free_kb);
+	pct = used_kb + free_kb ? (uint32_t)(used_kb * 100 / (used_kb + free_kb)) : 0;
+	buf_init(&b, 0);
+	for (p = q->peers; p; p = p->next) {
+		if (p->kind != PROC_SMTPD)
+			continue;
+		start = ipc_msg_begin(&b, QMSG_QUEUE_USE, 0);
+		ipc_put_u32(&b, pct);
+		ipc_msg_end(&b, start);
+		qmgr_send(p, &b);
+	}
+	buf_free(&b);
+}
+
 static void
 tick_cb(uv_timer_t *t)
 {
 	struct qmgr *q = t->data;
 
+	send_queue_use(q);
 	qmgr_sample_rates(q);
 	sample_io(q);
 	sched_tick(q);

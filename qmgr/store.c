@@ -440,17 +440,48 @@ store_body_read(struct store *s, uint32_t mid, int in_file, uint64_t off, size_t
 	return r;
 }
 
+/* Pages on LMDB's free list (database 0): each record holds a page
+ * number list whose first word is its length, as mdb_stat -f counts. */
+static uint64_t
+store_free_pages(struct store *s)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t n = 0;
+
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+		return 0;
+	if (mdb_cursor_open(txn, 0, &cur) == 0) {
+		while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+			size_t count;
+
+			if (v.mv_size < sizeof count)
+				continue;
+			memcpy(&count, v.mv_data, sizeof count);
+			n += count;
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	return n;
+}
+
 void
 store_usage(struct store *s, uint64_t *used_kb, uint64_t *free_kb)
 {
 	MDB_envinfo info;
 	MDB_stat st;
 	struct statvfs vfs;
-	uint64_t used, avail;
+	uint64_t used, avail, pages, freepages;
 
 	mdb_env_info(s->env, &info);
 	mdb_env_stat(s->env, &st);
-	used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	/* The file only grows: pages released by deleted messages are on
+	 * LMDB's free list and are used again, so they count as free. */
+	pages = (uint64_t)info.me_last_pgno + 1;
+	freepages = store_free_pages(s);
+	used = (pages > freepages ? pages - freepages : 0) * st.ms_psize;
 	avail = s->map_size > used ? s->map_size - used : 0;
 	if (statvfs(s->spool, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < avail)
 		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;

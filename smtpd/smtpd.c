@@ -51,7 +51,8 @@
  *	Resource conservation: once a second the memory use is read from
  *	resource_conservation.meminfo (/proc/meminfo, opened before the
  *	chroot and re-read through the same descriptor) and the queue use
- *	is taken as the use of the spool's file system (fstatvfs on the
+ *	is the higher of what qmgr reports for its LMDB map (QMSG_QUEUE_USE)
+ *	and the use of the spool's file system (fstatvfs on the
  *	spool directory, also opened before the chroot).  Between the start
  *	and halt thresholds of either, the gauge runs 1-60 and each new
  *	connection waits gauge/60 x max_delay before its banner; at a halt
@@ -223,6 +224,7 @@ struct smtpd {
 	int			 spool_fd;	/* -1: not measured */
 	int			 rescon_mem;	/* last levels: memory, queue */
 	int			 rescon_queue;
+	int			 qmgr_queue_use;	/* percent from qmgr, -1 unknown */
 	unsigned		 rescon;	/* gauge: 0-60 or SMTP_RESCON_HALT */
 	uv_timer_t		 rescon_timer;
 	char			 rbuf[READ_CHUNK];
@@ -1177,6 +1179,7 @@ qmgr_channel_lost(struct smtpd *sd)
 	struct conn *c;
 	int k;
 
+	sd->qmgr_queue_use = -1;	/* unknown until the new qmgr says */
 	for (k = 0; k <= ID_DCID; k++)
 		sd->ids[k].pending = 0;
 	sd->congested = 0;
@@ -1251,6 +1254,16 @@ qmgr_frame(struct ipc_conn *ic, const struct ipc_hdr *hdr, const unsigned char *
 	case QMSG_COMMITTED:
 		qmgr_committed(sd, hdr->reqid, pl, hdr->len);
 		break;
+	case QMSG_QUEUE_USE: {
+		struct ipc_rd rd;
+		uint32_t pct;
+
+		ipc_rd_init(&rd, pl, hdr->len);
+		pct = ipc_get_u32(&rd);
+		if (ipc_rd_done(&rd) && pct <= 100)
+			sd->qmgr_queue_use = (int)pct;
+		break;
+	}
 	default:
 		log_warning("unexpected message type %u from qmgr", hdr->type);
 	}
@@ -1602,6 +1615,11 @@ rescon_check(uv_timer_t *t)
 	const struct config *cfg = sd->conf->cfg;
 	int mem = rescon_memory_percent(sd->meminfo_fd);
 	int queue = rescon_queue_percent(sd->spool_fd);
+
+	/* The queue can fill its LMDB map before the disk: qmgr says how
+	 * full it is. */
+	if (sd->qmgr_queue_use > queue)
+		queue = sd->qmgr_queue_use;
 	int lm = rescon_level(mem, cfg->rescon.memory_start, cfg->rescon.memory_halt);
 	int lq = rescon_level(queue, cfg->rescon.queue_start, cfg->rescon.queue_halt);
 	unsigned level;
@@ -1640,14 +1658,13 @@ rescon_setup(struct smtpd *sd)
 
 	uv_timer_init(sd->d.loop, &sd->rescon_timer);
 	sd->rescon_timer.data = sd;
+	sd->qmgr_queue_use = -1;
 	if ((sd->meminfo_fd = open(cfg->rescon.meminfo, O_RDONLY | O_CLOEXEC)) < 0)
 		log_warning("resource conservation: cannot open %s: %s; memory not measured",
 		    cfg->rescon.meminfo, strerror(errno));
 	if ((sd->spool_fd = open(cfg->paths.spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		log_warning("resource conservation: cannot open %s: %s; queue not measured",
 		    cfg->paths.spool, strerror(errno));
-	if (sd->meminfo_fd < 0 && sd->spool_fd < 0)
-		return;
 	rescon_check(&sd->rescon_timer);
 	uv_timer_start(&sd->rescon_timer, rescon_check, RESCON_CHECK_MS, RESCON_CHECK_MS);
 	uv_unref((uv_handle_t *)&sd->rescon_timer);
