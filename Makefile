@@ -108,6 +108,16 @@ bench: deps
 	$(MAKE) all
 	t/bench/run-bench $(if $(N),-n $(N)) $(if $(M),-m $(M)) $(if $(S),-s $(S))
 
+# Issue-specific figures: the HAT stage (connections/s with 1,000 sender
+# group entries and a cached DNS list) and sallyctl latency with a full queue.
+bench-hat: deps
+	$(MAKE) all
+	t/bench/hat-bench $(if $(N),$(N))
+
+bench-status: deps
+	$(MAKE) all
+	t/bench/status-latency
+
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz: config.mk
 	@mkdir -p $(BUILD)/fuzz
@@ -133,5 +143,5 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status configure autom4te.cache
 
-.PHONY: all check run bench deps fuzz install clean distclean FORCE
+.PHONY: all check run bench bench-hat bench-status deps fuzz install clean distclean FORCE
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
