@@ -74,9 +74,9 @@ int
 main(int argc, char **argv)
 {
 	struct daemon *d = &deliverd.d;
-	struct dns_options opt = { NULL, 0, 0, 2 };
+	struct dns_options opt = { NULL, 0, 0, 2, NULL, 0 };
 	struct dns_resolver *r;
-	char err[256], host[DNS_ADDR_TEXT + 2], *chroot_dir;
+	char err[256], *chroot_dir;
 
 	/* Lookups run on the libuv thread pool: room for slow ones before
 	 * the pool is first used. */
@@ -86,25 +86,9 @@ main(int argc, char **argv)
 	daemon_init(d, "deliver", argc, argv, usage);
 	/* Per try; the whole lookup is bounded by dns_timeout on the loop. */
 	opt.timeout = d->cfg->deliver.dns_timeout / 4 ? d->cfg->deliver.dns_timeout / 4 : 1;
-	/* dns.servers[0] ("IP", "IP:port", "[IPv6]:port"), else resolv.conf. */
-	if (d->cfg->dns.nservers > 0) {
-		const char *srv = d->cfg->dns.servers[0], *colon;
-		size_t n;
-
-		if (srv[0] == '[' && (colon = strchr(srv, ']')) != NULL) {
-			n = (size_t)(colon - srv - 1);
-			colon = colon[1] == ':' ? colon + 1 : NULL;
-			srv++;
-		} else if ((colon = strchr(srv, ':')) != NULL && strchr(colon + 1, ':') == NULL)
-			n = (size_t)(colon - srv);
-		else {
-			n = strlen(srv);
-			colon = NULL;
-		}
-		snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1), srv);
-		opt.nameserver = host;
-		opt.port = colon != NULL ? (uint16_t)strtoul(colon + 1, NULL, 10) : 0;
-	}
+	/* dns.servers, else resolv.conf. */
+	opt.servers = d->cfg->dns.servers;
+	opt.nservers = d->cfg->dns.nservers;
 	if ((r = dns_resolver_new(&opt, err, sizeof err)) == NULL) {
 		log_warning("DNS resolver: %s; MX delivery will fail until it is fixed", err);
 		r = dns_resolver_new_fn(no_resolver, NULL);

@@ -499,10 +499,74 @@ ldns_backend_query(void *arg, const char *name, uint16_t qtype, unsigned char **
 	return 0;
 }
 
+size_t
+dns_resolver_nameservers(const struct dns_resolver *r)
+{
+	return r->tmpl ? ldns_resolver_nameserver_count(r->tmpl) : 0;
+}
+
+int
+dns_server_parse(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon;
+	unsigned long p = 0;
+	size_t n;
+
+	if (s[0] == '[') {
+		if ((colon = strchr(s, ']')) == NULL || (colon[1] != '\0' && colon[1] != ':'))
+			return -1;
+		n = (size_t)(colon - s - 1);
+		s++;
+		colon = colon[1] == ':' ? colon + 1 : NULL;
+	} else if ((colon = strchr(s, ':')) != NULL && strchr(colon + 1, ':') == NULL)
+		n = (size_t)(colon - s);
+	else {
+		n = strlen(s);
+		colon = NULL;
+	}
+	if (n == 0 || n >= hostlen)
+		return -1;
+	if (colon != NULL) {
+		char *end;
+
+		p = strtoul(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end != '\0' || p == 0 || p > 65535)
+			return -1;
+	}
+	memcpy(host, s, n);
+	host[n] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int
+push_nameserver(ldns_resolver *lr, const char *host, char *err, size_t errlen)
+{
+	ldns_rdf *ns;
+	ldns_status st;
+
+	ns = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, host);
+	if (ns == NULL)
+		ns = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_AAAA, host);
+	if (ns == NULL) {
+		errf(err, errlen, "nameserver '%s' is not an IP address", host);
+		return -1;
+	}
+	st = ldns_resolver_push_nameserver(lr, ns);
+	ldns_rdf_deep_free(ns);
+	if (st != LDNS_STATUS_OK) {
+		errf(err, errlen, "nameserver: %s", ldns_get_errorstr_by_id(st));
+		return -1;
+	}
+	return 0;
+}
+
 struct dns_resolver *
 dns_resolver_new(const struct dns_options *opt, char *err, size_t errlen)
 {
-	struct dns_options defaults = { NULL, 0, 0, 0 };
+	struct dns_options defaults = { NULL, 0, 0, 0, NULL, 0 };
+	uint16_t port;
+	size_t i;
 	struct dns_resolver *r;
 	ldns_resolver *lr = NULL;
 	struct timeval tv;
@@ -510,24 +574,33 @@ dns_resolver_new(const struct dns_options *opt, char *err, size_t errlen)
 
 	if (opt == NULL)
 		opt = &defaults;
-	if (opt->nameserver != NULL) {
-		ldns_rdf *ns;
-
-		ns = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_A, opt->nameserver);
-		if (ns == NULL)
-			ns = ldns_rdf_new_frm_str(LDNS_RDF_TYPE_AAAA, opt->nameserver);
-		if (ns == NULL) {
-			errf(err, errlen, "nameserver '%s' is not an IP address",
-			    opt->nameserver);
-			return NULL;
-		}
+	port = opt->port;
+	if (opt->nservers > 0 || opt->nameserver != NULL) {
 		lr = ldns_resolver_new();
-		st = ldns_resolver_push_nameserver(lr, ns);
-		ldns_rdf_deep_free(ns);
-		if (st != LDNS_STATUS_OK) {
-			ldns_resolver_deep_free(lr);
-			errf(err, errlen, "nameserver: %s", ldns_get_errorstr_by_id(st));
-			return NULL;
+		for (i = 0; i < (opt->nservers > 0 ? opt->nservers : 1); i++) {
+			char host[DNS_ADDR_TEXT + 2];
+			uint16_t p = opt->port;
+
+			if (opt->nservers == 0)
+				snprintf(host, sizeof host, "%s", opt->nameserver);
+			else if (dns_server_parse(opt->servers[i], host, sizeof host, &p) < 0) {
+				ldns_resolver_deep_free(lr);
+				errf(err, errlen, "dns server '%s' is not IP, IP:port or [IPv6]:port",
+				    opt->servers[i]);
+				return NULL;
+			}
+			if (push_nameserver(lr, host, err, errlen) < 0) {
+				ldns_resolver_deep_free(lr);
+				return NULL;
+			}
+			if (i == 0)
+				port = p;
+			else if (p != port) {
+				ldns_resolver_deep_free(lr);
+				errf(err, errlen, "dns servers must all use the same port (%u and %u "
+				    "given)", port ? port : 53, p ? p : 53);
+				return NULL;
+			}
 		}
 	} else if ((st = ldns_resolver_new_frm_file(&lr, NULL)) != LDNS_STATUS_OK) {
 		errf(err, errlen, "cannot read /etc/resolv.conf: %s",
@@ -539,7 +612,7 @@ dns_resolver_new(const struct dns_options *opt, char *err, size_t errlen)
 		errf(err, errlen, "no nameserver configured");
 		return NULL;
 	}
-	ldns_resolver_set_port(lr, opt->port ? opt->port : 53);
+	ldns_resolver_set_port(lr, port ? port : 53);
 	tv.tv_sec = opt->timeout ? (time_t)opt->timeout : 5;
 	tv.tv_usec = 0;
 	ldns_resolver_set_timeout(lr, tv);

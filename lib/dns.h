@@ -126,7 +126,16 @@ struct dns_options {
 	uint16_t	 port;		/* 0: 53 */
 	unsigned	 timeout;	/* seconds per try, 0: 5 */
 	unsigned	 retries;	/* tries per nameserver, 0: 2 */
+	/* The config's dns.servers ("IP", "IP:port", "[IPv6]:port"); when
+	 * given they replace nameserver/port.  ldns has one port for all its
+	 * servers, so every entry must name the same port. */
+	char *const	*servers;
+	size_t		 nservers;
 };
+
+/* "IP", "IP:port" or "[IPv6]:port" -> host and port (0 when absent).
+ * 0, or -1 when it is none of those. */
+int		dns_server_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* A query backend: answers (name, qtype) with a wire-format packet in
  * fresh memory (*wire, freed by the caller), or -1 and err on a network
@@ -141,6 +150,8 @@ struct dns_resolver;
 struct dns_resolver	*dns_resolver_new(const struct dns_options *opt, char *err, size_t errlen);
 struct dns_resolver	*dns_resolver_new_fn(dns_query_fn *fn, void *arg);
 void			 dns_resolver_free(struct dns_resolver *r);
+/* Servers the resolver asks (0 for a scripted backend). */
+size_t			 dns_resolver_nameservers(const struct dns_resolver *r);
 
 /* Fills out (release with dns_result_clear).  name: a domain (MX, ADDR,
  * A) or an address (PTR).  Thread-safe. */

@@ -1518,36 +1518,19 @@ config_changed(struct daemon *d, struct config *old)
 	log_info("new sessions use the reloaded configuration");
 }
 
-/* The resolver reads resolv.conf (or takes dns.servers[0]): before the
+/* The resolver reads resolv.conf (or takes dns.servers): before the
  * chroot.  Without one, host name and DNS list entries never match. */
 static void
 dns_setup(struct smtpd *sd)
 {
 	const struct config *cfg = sd->startup->cfg;
 	struct dns_options opt;
-	char host[DNS_ADDR_TEXT + 2], err[256];
-	const char *srv, *colon;
-	size_t n;
+	char err[256];
 
 	memset(&opt, 0, sizeof opt);
 	opt.timeout = cfg->dns.timeout > 0 && cfg->dns.timeout < 5 ? cfg->dns.timeout : 0;
-	if (cfg->dns.nservers > 0) {
-		srv = cfg->dns.servers[0];
-		if (srv[0] == '[' && (colon = strchr(srv, ']')) != NULL) {
-			n = (size_t)(colon - srv - 1);
-			colon = colon[1] == ':' ? colon + 1 : NULL;
-			srv++;
-		} else if ((colon = strchr(srv, ':')) != NULL && strchr(colon + 1, ':') == NULL)
-			n = (size_t)(colon - srv);
-		else {
-			n = strlen(srv);
-			colon = NULL;
-		}
-		snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1),
-		    srv);
-		opt.nameserver = host;
-		opt.port = colon != NULL ? (uint16_t)strtoul(colon + 1, NULL, 10) : 0;
-	}
+	opt.servers = cfg->dns.servers;
+	opt.nservers = cfg->dns.nservers;
 	if ((sd->resolver = dns_resolver_new(&opt, err, sizeof err)) == NULL) {
 		log_warning("no DNS for sender groups (host names and DNS lists never match): %s",
 		    err);

@@ -690,7 +690,7 @@ start_testns(int *port)
 static void
 test_real_resolver(void)
 {
-	struct dns_options opt = { "127.0.0.1", 0, 2, 1 };
+	struct dns_options opt = { "127.0.0.1", 0, 2, 1, NULL, 0 };
 	struct dns_resolver *r;
 	struct dns_result res;
 	char err[256];
@@ -743,6 +743,45 @@ test_real_resolver(void)
 	ok(dns_resolver_new(&opt, err, sizeof err) == NULL, "nameserver must be an address");
 }
 
+/* The config's dns.servers list: every entry is used, one port for all. */
+static void
+test_server_list(void)
+{
+	char host[64], err[256];
+	char *two[] = { "127.0.0.1:5353", "[::1]:5353" };
+	char *ports[] = { "127.0.0.1:5353", "127.0.0.2:5354" };
+	char *bad[] = { "127.0.0.1:5353", "nonsense:x:y" };
+	struct dns_options opt = { NULL, 0, 1, 1, two, 2 };
+	struct dns_resolver *r;
+	uint16_t port;
+
+	ok(dns_server_parse("192.0.2.1", host, sizeof host, &port) == 0 &&
+	    strcmp(host, "192.0.2.1") == 0 && port == 0, "IP alone: port 0 (53)");
+	ok(dns_server_parse("192.0.2.1:5353", host, sizeof host, &port) == 0 &&
+	    strcmp(host, "192.0.2.1") == 0 && port == 5353, "IP:port");
+	ok(dns_server_parse("[2001:db8::1]:53", host, sizeof host, &port) == 0 &&
+	    strcmp(host, "2001:db8::1") == 0 && port == 53, "[IPv6]:port");
+	ok(dns_server_parse("2001:db8::1", host, sizeof host, &port) == 0 &&
+	    strcmp(host, "2001:db8::1") == 0 && port == 0, "bare IPv6");
+	ok(dns_server_parse("192.0.2.1:", host, sizeof host, &port) < 0, "empty port refused");
+	ok(dns_server_parse("192.0.2.1:70000", host, sizeof host, &port) < 0, "port over 65535 refused");
+	ok(dns_server_parse("[::1]x", host, sizeof host, &port) < 0, "garbage after ] refused");
+	ok(dns_server_parse(":53", host, sizeof host, &port) < 0, "no host refused");
+
+	r = dns_resolver_new(&opt, err, sizeof err);
+	ok(r != NULL, "two servers on one port accepted (%s)", r ? "" : err);
+	if (r != NULL) {
+		is(dns_resolver_nameservers(r), 2, "both servers are used");
+		dns_resolver_free(r);
+	}
+	opt.servers = ports;
+	ok(dns_resolver_new(&opt, err, sizeof err) == NULL && strstr(err, "same port") != NULL,
+	    "servers on different ports refused: %s", err);
+	opt.servers = bad;
+	ok(dns_resolver_new(&opt, err, sizeof err) == NULL && strstr(err, "nonsense") != NULL,
+	    "a malformed entry is named: %s", err);
+}
+
 int
 main(void)
 {
@@ -752,5 +791,6 @@ main(void)
 	test_resolve_chain();
 	test_async();
 	test_real_resolver();
+	test_server_list();
 	return done_testing();
 }
