@@ -33,23 +33,15 @@ class SrcSession(RawSession):
         sallyport._sessions.append(self)
 
 
-def entry(qname, qtype, answers=(), rcode='NOERROR'):
-    return ('ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR RD RA %s\n'
-            'SECTION QUESTION\n%s IN %s\nSECTION ANSWER\n%sENTRY_END\n' % (
-                rcode, qname, qtype, ''.join(a + '\n' for a in answers)))
-
-
-
-
 sc = scratch()
 data = ''.join([
-    entry('2.0.0.127.in-addr.arpa.', 'PTR', ['2.0.0.127.in-addr.arpa. 300 IN PTR good.example.test.']),
-    entry('good.example.test.', 'A', ['good.example.test. 300 IN A 127.0.0.2']),
-    entry('3.0.0.127.in-addr.arpa.', 'PTR', ['3.0.0.127.in-addr.arpa. 300 IN PTR liar.sub.example.test.']),
-    entry('liar.sub.example.test.', 'A', ['liar.sub.example.test. 300 IN A 127.0.0.99']),
-    entry('4.0.0.127.in-addr.arpa.', 'PTR', ['4.0.0.127.in-addr.arpa. 300 IN PTR h.sub.example.test.']),
-    entry('h.sub.example.test.', 'A', ['h.sub.example.test. 300 IN A 127.0.0.4']),
-    entry('5.0.0.127.bl.test.', 'A', ['5.0.0.127.bl.test. 300 IN A 127.0.0.2']),
+    testns_entry('2.0.0.127.in-addr.arpa.', 'PTR', ['2.0.0.127.in-addr.arpa. 300 IN PTR good.example.test.']),
+    testns_entry('good.example.test.', 'A', ['good.example.test. 300 IN A 127.0.0.2']),
+    testns_entry('3.0.0.127.in-addr.arpa.', 'PTR', ['3.0.0.127.in-addr.arpa. 300 IN PTR liar.sub.example.test.']),
+    testns_entry('liar.sub.example.test.', 'A', ['liar.sub.example.test. 300 IN A 127.0.0.99']),
+    testns_entry('4.0.0.127.in-addr.arpa.', 'PTR', ['4.0.0.127.in-addr.arpa. 300 IN PTR h.sub.example.test.']),
+    testns_entry('h.sub.example.test.', 'A', ['h.sub.example.test. 300 IN A 127.0.0.4']),
+    testns_entry('5.0.0.127.bl.test.', 'A', ['5.0.0.127.bl.test. 300 IN A 127.0.0.2']),
     # A resolver that does not answer in time (the last test).
     'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id sleep=8\nREPLY QR RD RA NOERROR\n'
     'SECTION QUESTION\n8.0.0.127.in-addr.arpa. IN PTR\nSECTION ANSWER\n'

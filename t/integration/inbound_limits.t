@@ -33,17 +33,11 @@ class SrcSession(RawSession):
         sallyport._sessions.append(self)
 
 
-def entry(qname, qtype, answers=(), rcode='NOERROR'):
-    return ('ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR RD RA %s\n'
-            'SECTION QUESTION\n%s IN %s\nSECTION ANSWER\n%sENTRY_END\n' % (
-                rcode, qname, qtype, ''.join(a + '\n' for a in answers)))
-
-
 sc = scratch()
 testns_data = ''.join([
-    entry('good.test.', 'MX', ['good.test. 300 IN MX 10 mx.good.test.']),
-    entry('mx.good.test.', 'A', ['mx.good.test. 300 IN A 127.0.0.50']),
-    entry('nx.test.', 'MX', rcode='NXDOMAIN'),
+    testns_entry('good.test.', 'MX', ['good.test. 300 IN MX 10 mx.good.test.']),
+    testns_entry('mx.good.test.', 'A', ['mx.good.test. 300 IN A 127.0.0.50']),
+    testns_entry('nx.test.', 'MX', rcode='NXDOMAIN'),
     'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR RD RA NOERROR\nENTRY_END\n',
 ])
 ns, nsport = start_testns(sc, testns_data)

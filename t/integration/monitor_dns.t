@@ -19,20 +19,14 @@ if shutil.which('ldns-testns') is None:
     skip_all('ldns-testns is not installed (Debian: ldnsutils)')
 
 
-def entry(qname, qtype, answers=(), rcode='NOERROR'):
-    return ('ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR RD RA %s\n'
-            'SECTION QUESTION\n%s IN %s\nSECTION ANSWER\n%sENTRY_END\n' % (
-                rcode, qname, qtype, ''.join(a + '\n' for a in answers)))
-
-
 sc = scratch()
 ns, nsport = start_testns(sc, ''.join([
-    entry('mx.test.', 'MX', ['mx.test. 3600 IN MX 10 mail1.mx.test.', 'mx.test. 3600 IN MX 20 mail2.mx.test.']),
-    entry('mail1.mx.test.', 'A', ['mail1.mx.test. 3600 IN A 127.0.0.5', 'mail1.mx.test. 3600 IN A 127.0.0.6']),
-    entry('mail2.mx.test.', 'A', ['mail2.mx.test. 3600 IN A 127.0.0.7']),
-    entry('nx.test.', 'MX', [], rcode='NXDOMAIN'),
-    entry('nx.test.', 'A', [], rcode='NXDOMAIN'),
-    entry('nx.test.', 'AAAA', [], rcode='NXDOMAIN'),
+    testns_entry('mx.test.', 'MX', ['mx.test. 3600 IN MX 10 mail1.mx.test.', 'mx.test. 3600 IN MX 20 mail2.mx.test.']),
+    testns_entry('mail1.mx.test.', 'A', ['mail1.mx.test. 3600 IN A 127.0.0.5', 'mail1.mx.test. 3600 IN A 127.0.0.6']),
+    testns_entry('mail2.mx.test.', 'A', ['mail2.mx.test. 3600 IN A 127.0.0.7']),
+    testns_entry('nx.test.', 'MX', [], rcode='NXDOMAIN'),
+    testns_entry('nx.test.', 'A', [], rcode='NXDOMAIN'),
+    testns_entry('nx.test.', 'AAAA', [], rcode='NXDOMAIN'),
     'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR RD RA NOERROR\nENTRY_END\n',
 ]))
 

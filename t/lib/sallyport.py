@@ -50,7 +50,7 @@ __all__ = [
     'wait_until', 'free_port', 'scale', 'tool', 'require',
     'Scratch', 'scratch', 'start_process', 'stop_process',
     'proc_children', 'proc_descendants', 'pid_alive',
-    'Sink', 'Gateway', 'base_config', 'render_config', 'start_testns',
+    'Sink', 'Gateway', 'base_config', 'render_config', 'start_testns', 'testns_entry',
     'send_mail', 'MailResult', 'raw_session', 'RawSession', 'Reply',
 ]
 
@@ -888,6 +888,14 @@ def base_config(listen_port, sink_port, scratch_dir=None, **overrides):
 
 
 # ---------------------------------------------------------- DNS server
+
+def testns_entry(qname, qtype, answers=(), rcode='NOERROR'):
+    """One ldns-testns entry: the answer (records as zone-file lines, or
+    an rcode) to a question for qname/qtype."""
+    return ('ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\nREPLY QR RD RA %s\n'
+            'SECTION QUESTION\n%s IN %s\nSECTION ANSWER\n%sENTRY_END\n' % (
+                rcode, qname, qtype, ''.join(a + '\n' for a in answers)))
+
 
 def start_testns(sc, data, timeout=30):
     """ldns-testns (Debian's ldnsutils) serving `data` (its entry format)
