@@ -123,6 +123,7 @@ enum id_kind { ID_MID = 1, ID_ICID = 2, ID_DCID = 3 };
 #define MSGF_8BITMIME	0x2	/* BODY=8BITMIME */
 #define MSGF_BOUNCE	0x4	/* generated DSN: never bounce it again */
 #define MSGF_DROP	0x8	/* queue then drop (sinkhole_queue) */
+#define MSGF_WORKQ	0x10	/* qmgr only: held in the paused work queue */
 
 enum commit_status {
 	COMMIT_OK = 0,		/* durable: answer 250 */

@@ -201,7 +201,7 @@ ctl_status(struct qmgr *q, struct ctl_reply *r)
 	ctl_rec_gauge(r, "Active Recipients", active);
 	ctl_rec_gauge(r, "Unattempted Recipients", unattempted);
 	ctl_rec_gauge(r, "Attempted Recipients", attempted);
-	ctl_rec_gauge(r, "Messages In Work Queue", 0);
+	ctl_rec_gauge(r, "Messages In Work Queue", workqueue_count(q));
 	ctl_rec_gauge(r, "Messages In Quarantine", 0);
 	ctl_rec_gauge(r, "Destinations In Memory", sched_active_dests(q));
 	ctl_rec_gauge(r, "Kilobytes Used", used_kb);
@@ -784,7 +784,7 @@ ctl_workqueue(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 		q->wq_paused = 1;
 		free(q->wq_reason);
 		q->wq_reason = xstrndup(why, strnlen(why, 400));
-		log_info("work queue paused, %u msgs: %s", 0u, q->wq_reason);
+		log_info("work queue paused, %zu msgs: %s", workqueue_count(q), q->wq_reason);
 	} else if (strcmp(op, "resume") == 0) {
 		if (unlink(path) < 0 && errno != ENOENT) {
 			ctl_reply_error(r, "could not save the work queue state (see qmgr.log)");
@@ -792,10 +792,11 @@ ctl_workqueue(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 			return;
 		}
 		if (q->wq_paused)
-			log_info("work queue resumed, %u msgs", 0u);
+			log_info("work queue resumed, %zu msgs", workqueue_count(q));
 		q->wq_paused = 0;
 		free(q->wq_reason);
 		q->wq_reason = NULL;
+		workqueue_release(q);
 	} else if (strcmp(op, "status") != 0 && strcmp(op, "rate") != 0) {
 		ctl_reply_error(r, "workqueue: status, pause [REASON], resume or rate");
 		free(path);
@@ -807,8 +808,8 @@ ctl_workqueue(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 		ctl_rec_info(r, "Status", "Paused by admin: %s", q->wq_reason);
 	else
 		ctl_rec_info(r, "Status", "%s", "Operational");
-	/* No scanner yet: a message passes the work queue as it commits. */
-	ctl_rec_info(r, "Messages", "%u", 0u);
+	/* No scanner yet: only a pause keeps messages in the work queue. */
+	ctl_rec_info(r, "Messages", "%zu", workqueue_count(q));
 	if (strcmp(op, "rate") == 0) {
 		static const char *const names[2] = { "Messages In", "Messages Out" };
 		uint64_t now = qmgr_now();

@@ -285,31 +285,6 @@ find_subject(const char *s, size_t len)
 	return NULL;
 }
 
-/*
- * The work queue: where a committed message waits for the scanner
- * (filters, anti-spam, anti-virus) before delivery.  No scanner exists
- * yet, so a message passes straight through; the scanner issue replaces
- * this transition, not its callers.
- */
-static void
-workqueue_enter(struct qmgr *q, struct qmsg *m)
-{
-	size_t i;
-
-	if (m->flags & MSGF_DROP) {
-		/* A queuing sinkhole: committed like any message, then gone. */
-		for (i = 0; i < m->nrcpt; i++)
-			m->rcpts[i].state = RCPT_DONE;
-		m->pending = 0;
-		counter_add(&q->ctr, C_DROPPED_MSGS, 1);
-		log_info("MID %u dropped (sinkhole queuing listener)", m->mid);
-		log_info("Message finished MID %u done", m->mid);
-		sched_write_envelope(q, m);
-		return;
-	}
-	sched_message(q, m);
-}
-
 static void
 rx_committed(struct qop *op)
 {
@@ -370,6 +345,8 @@ rx_end(struct qmgr *q, struct peer *p, uint32_t tag, const unsigned char *pl, si
 	}
 	rx->m->size = size;
 	rx->m->subject = find_subject(rx->body.data ? rx->body.data : "", rx->body.len);
+	if (q->wq_paused)
+		rx->m->flags |= MSGF_WORKQ;	/* committed as held */
 	op = qop_new(QOP_PUT_MSG, rx->m->mid);
 	if (rx->fd >= 0) {
 		close(rx->fd);
@@ -677,7 +654,16 @@ load_state(struct qmgr *q)
 		struct qmsg *m;
 		for (m = q->msgs[i]; m; m = m->hnext) {
 			rcpts += m->pending;
-			sched_message(q, m);
+			if (!(m->flags & MSGF_WORKQ))
+				sched_message(q, m);
+			else if (q->wq_paused)
+				workqueue_enter(q, m);
+			else {
+				/* Paused when it arrived, resumed since. */
+				m->flags &= ~(uint32_t)MSGF_WORKQ;
+				sched_write_envelope(q, m);
+				sched_message(q, m);
+			}
 		}
 	}
 	log_info("queue recovered: %zu message(s), %zu recipient(s) pending", q->nmsgs, rcpts);

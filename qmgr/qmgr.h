@@ -129,6 +129,8 @@ struct qmgr {
 	uint64_t		 dns_up[DNS_CTR_COUNT];
 	int			 dns_dirty;
 	int			 wq_paused;	/* workqueue pause (state, persisted) */
+	uint32_t		*wq_held;	/* MIDs held while paused (MSGF_WORKQ) */
+	size_t			 nwq_held, capwq_held;
 	char			*wq_reason;
 	uint64_t		 io_last, io_max, io_cur;	/* Disk I/O, bytes/s */
 	uv_timer_t		 tick;
@@ -177,6 +179,11 @@ enum rcpt_op { RCPT_OP_DELETE, RCPT_OP_BOUNCE, RCPT_OP_REDIRECT };
 size_t		 sched_rcpt_op(struct qmgr *q, enum rcpt_op op, const char *domain,
 		    const char *sender, uint32_t mid, const char *target, size_t *nrcpts,
 		    const char *why);
+
+/* qmgr.c: the work queue */
+void		 workqueue_enter(struct qmgr *q, struct qmsg *m);
+void		 workqueue_release(struct qmgr *q);
+size_t		 workqueue_count(struct qmgr *q);
 
 /* ctl.c */
 void		 qmgr_ctl(struct qmgr *q, uint32_t reqid, const unsigned char *p, size_t len);
