@@ -14,23 +14,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-import sallyport
 from sallyport import *
 
 if shutil.which('ldns-testns') is None:
     skip_all('ldns-testns is not installed (Debian: ldnsutils)')
-
-
-class SrcSession(RawSession):
-    """A RawSession from a chosen loopback source address."""
-
-    def __init__(self, port, src, timeout=10):
-        self.timeout = timeout
-        self.sock = socket.create_connection(('127.0.0.1', port), timeout=scale(timeout),
-                                             source_address=(src, 0))
-        self.buf = b''
-        self.eof = False
-        sallyport._sessions.append(self)
 
 
 sc = scratch()
@@ -87,7 +74,7 @@ gw.start()
 
 
 def banner(src):
-    s = SrcSession(port, src)
+    s = raw_session(port, source=src)
     return s, s.read_reply()
 
 
@@ -127,7 +114,7 @@ gw.wait_log('smtpd', r'ICID \d+ REJECT SG BL match dnsbl:bl\.test SBRS None')
 ok(True, 'DNS list match logged as REJECT SG BL')
 
 # tcprefuse: the connection is closed without a single byte.
-s = SrcSession(port, '127.0.0.6')
+s = raw_session(port, source='127.0.0.6')
 ok(s.wait_closed(10), 'tcprefuse: connection closed')
 is_(s.buf, b'', 'tcprefuse: no banner at all')
 gw.wait_log('smtpd', r'ICID \d+ TCPREFUSE SG REFUSE match 127\.0\.0\.6')
@@ -162,7 +149,7 @@ s.sendline('QUIT')
 
 # A PTR lookup that does not answer within dns.timeout (2s; the server
 # sleeps 8s): the session starts anyway, with no name, in group ALL.
-s = SrcSession(port, '127.0.0.8', timeout=20)
+s = raw_session(port, source='127.0.0.8', timeout=20)
 r = s.read_reply()
 is_(r.code, 220, 'DNS timeout: the client still gets its banner')
 like(r.text, 'ESMTP Sallyport', 'and the ALL group (no name could match)')

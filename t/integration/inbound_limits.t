@@ -14,23 +14,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-import sallyport
 from sallyport import *
 
 if shutil.which('ldns-testns') is None:
     skip_all('ldns-testns is not installed (Debian: ldnsutils)')
-
-
-class SrcSession(RawSession):
-    """A RawSession from a chosen loopback source address."""
-
-    def __init__(self, port, src, timeout=10):
-        self.timeout = timeout
-        self.sock = socket.create_connection(('127.0.0.1', port), timeout=scale(timeout),
-                                             source_address=(src, 0))
-        self.buf = b''
-        self.eof = False
-        sallyport._sessions.append(self)
 
 
 sc = scratch()
@@ -71,7 +58,7 @@ gw.start()
 
 
 def session(src, helo=True):
-    s = SrcSession(port, src)
+    s = raw_session(port, source=src)
     s.expect('220')
     if helo:
         s.sendline('EHLO client.test')
@@ -86,7 +73,7 @@ def cmd(s, line):
 
 # max_conns_per_ip 2 (from the listener's default policy).
 a, b = session('127.0.0.2', helo=False), session('127.0.0.2', helo=False)
-c = SrcSession(port, '127.0.0.2')
+c = raw_session(port, source='127.0.0.2')
 like(str(c.read_reply()), r'^421 4\.7\.0 .*Too many connections from your host',
      'third concurrent connection from one address: 421 4.7.0')
 ok(c.wait_closed(), 'and closed')

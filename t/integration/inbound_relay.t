@@ -12,20 +12,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-import sallyport
 from sallyport import *
-
-
-class SrcSession(RawSession):
-    """A RawSession from a chosen loopback source address."""
-
-    def __init__(self, port, src, timeout=10):
-        self.timeout = timeout
-        self.sock = socket.create_connection(('127.0.0.1', port), timeout=scale(timeout),
-                                             source_address=(src, 0))
-        self.buf = b''
-        self.eof = False
-        sallyport._sessions.append(self)
 
 
 sc = scratch()
@@ -78,7 +65,7 @@ tricks = [
 refused_total = 0
 for src in ('127.0.0.3', '127.0.0.4'):
     for port, kind in ((pub, 'public'), (priv, 'private')):
-        s = SrcSession(port, src)
+        s = raw_session(port, source=src)
         s.expect('220')
         s.sendline('EHLO client.test')
         s.expect('250')
@@ -95,7 +82,7 @@ for src in ('127.0.0.3', '127.0.0.4'):
         s.expect('221')
 
 # The controls: local recipients on the public listener, relaying for the relay host.
-s = SrcSession(pub, '127.0.0.3')
+s = raw_session(pub, source='127.0.0.3')
 s.expect('220')
 s.sendline('EHLO client.test')
 s.expect('250')
@@ -106,7 +93,7 @@ for t in ('<user@dest.example>', '<User@DEST.Example.>'):
     like(str(s.read_reply()), r'^250', 'public listener accepts its own domain: %s' % t)
 s.sendline('QUIT')
 for port, kind in ((pub, 'public'), (priv, 'private')):
-    s = SrcSession(port, '127.0.0.2')
+    s = raw_session(port, source='127.0.0.2')
     s.expect('220')
     s.sendline('EHLO client.test')
     s.expect('250')

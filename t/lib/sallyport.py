@@ -1000,9 +1000,10 @@ class RawSession:
     that and checks that its first line matches regex (re.match: '250',
     r'5\\d\\d', r'250 2\\.1\\.0'), raising HarnessError otherwise."""
 
-    def __init__(self, port, host='127.0.0.1', timeout=10):
+    def __init__(self, port, host='127.0.0.1', timeout=10, source=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=scale(timeout))
+        self.sock = socket.create_connection((host, port), timeout=scale(timeout),
+                                             source_address=(source, 0) if source else None)
         self.buf = b''
         self.eof = False
         _sessions.append(self)
@@ -1073,5 +1074,6 @@ class RawSession:
             pass
 
 
-def raw_session(port, host='127.0.0.1', timeout=10):
-    return RawSession(port, host, timeout)
+def raw_session(port, host='127.0.0.1', timeout=10, source=None):
+    """source: the client's own address (127.0.0.x), for HAT tests."""
+    return RawSession(port, host, timeout, source)
