@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "findevent.h"
+#include "format.h"
 #include "xalloc.h"
 
 #define FE_LINE_MAX	4096
@@ -253,22 +254,6 @@ list_files(struct fe *f, const char *dir, int all)
 	return 0;
 }
 
-static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
-	}
-	fputc('"', fp);
-}
-
 int
 findevent_run(FILE *out, const char *logdir, const char *type, const char *pattern,
     int all_files, int json)
@@ -331,9 +316,9 @@ findevent_run(FILE *out, const char *logdir, const char *type, const char *patte
 		fputs("{\"command\": \"findevent\", \"ok\": true, \"matches\": [", out);
 		for (i = 0; i < f.nmatches; i++) {
 			fprintf(out, "%s{\"mid\": %u, \"time\": ", i ? ", " : "", f.matches[i].mid);
-			json_str(out, f.matches[i].time);
+			fmt_json_str(out, f.matches[i].time);
 			fputs(", \"subject\": ", out);
-			json_str(out, f.matches[i].subject);
+			fmt_json_str(out, f.matches[i].subject);
 			fputc('}', out);
 		}
 		fputs("], \"mids\": [", out);
@@ -342,7 +327,7 @@ findevent_run(FILE *out, const char *logdir, const char *type, const char *patte
 		fputs("], \"lines\": [", out);
 		for (i = 0; i < f.nlines; i++) {
 			fputs(i ? ", " : "", out);
-			json_str(out, f.lines[i]);
+			fmt_json_str(out, f.lines[i]);
 		}
 		fputs("]}\n", out);
 	} else if (f.nlines == 0) {

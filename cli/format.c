@@ -672,8 +672,8 @@ fmt_hostrate_row(FILE *fp, const struct ctl_result *res, const struct ctl_result
 
 /* ---- JSON ---- */
 
-static void
-json_str(FILE *fp, const char *s)
+void
+fmt_json_str(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; s && *s; s++) {
@@ -703,7 +703,7 @@ json_val(FILE *fp, const char *s)
 	if (is_number(s))
 		fputs(s, fp);
 	else
-		json_str(fp, s);
+		fmt_json_str(fp, s);
 }
 
 static int
@@ -739,7 +739,7 @@ json_fields(FILE *fp, const struct ctl_record *r)
 		if (strcmp(r->keys[j], "section") == 0 || strcmp(r->keys[j], "name") == 0)
 			continue;
 		fprintf(fp, "%s", n++ ? ", " : "");
-		json_str(fp, r->keys[j]);
+		fmt_json_str(fp, r->keys[j]);
 		fputs(": ", fp);
 		json_val(fp, r->vals[j]);
 	}
@@ -752,9 +752,9 @@ fmt_json(FILE *fp, const char *cmd, const struct ctl_result *res)
 	size_t i, j, k;
 
 	fputs("{\"command\": ", fp);
-	json_str(fp, cmd);
+	fmt_json_str(fp, cmd);
 	fprintf(fp, ", \"ok\": %s, \"message\": ", res->status == 0 ? "true" : "false");
-	json_str(fp, res->message);
+	fmt_json_str(fp, res->message);
 	/* One object (records with a name) or list (without) per section. */
 	for (i = 0; i < res->nrec; i++) {
 		const char *sec = ctl_record_get(&res->recs[i], "section");
@@ -769,7 +769,7 @@ fmt_json(FILE *fp, const char *cmd, const struct ctl_result *res)
 			size_t n = strlen(sec);
 			snprintf(key, sizeof key, "%s%s", sec, strcmp(sec, "info") == 0 ||
 			    (n && sec[n - 1] == 's') ? "" : "s");
-			json_str(fp, key);
+			fmt_json_str(fp, key);
 		}
 		fputs(named ? ": {" : ": [", fp);
 		for (j = i, k = 0; j < res->nrec; j++) {
@@ -781,7 +781,7 @@ fmt_json(FILE *fp, const char *cmd, const struct ctl_result *res)
 				continue;
 			fputs(k++ ? ", " : "", fp);
 			if (named) {
-				json_str(fp, ctl_record_get(r, "name"));
+				fmt_json_str(fp, ctl_record_get(r, "name"));
 				fputs(": ", fp);
 			}
 			json_fields(fp, r);
@@ -793,9 +793,9 @@ fmt_json(FILE *fp, const char *cmd, const struct ctl_result *res)
 		fprintf(fp, "%s{", i ? ", " : "");
 		for (j = 0; j < res->recs[i].nfield; j++) {
 			fprintf(fp, "%s", j ? ", " : "");
-			json_str(fp, res->recs[i].keys[j]);
+			fmt_json_str(fp, res->recs[i].keys[j]);
 			fputs(": ", fp);
-			json_str(fp, res->recs[i].vals[j]);
+			fmt_json_str(fp, res->recs[i].vals[j]);
 		}
 		fputc('}', fp);
 	}

@@ -55,4 +55,7 @@ const struct ctl_record	*fmt_find(const struct ctl_result *res, const char *sect
 const char		*fmt_val(const struct ctl_result *res, const char *section,
 			    const char *name, const char *key);
 
+/* s as a JSON string literal (NULL as ""). */
+void	fmt_json_str(FILE *fp, const char *s);
+
 #endif
