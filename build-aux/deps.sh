@@ -5,9 +5,10 @@
 set -e
 DEBS="build-essential autoconf pkg-config clang libssl-dev libuv1-dev liblmdb-dev
 libyaml-dev libxml2-dev libpcre2-dev libldns-dev libidn2-dev libcrypt-dev libedit-dev
-openssl swaks python3 ldnsutils lmdb-utils perl"
+openssl ca-certificates swaks libnet-ssleay-perl libio-socket-ssl-perl python3 ldnsutils
+lmdb-utils perl"
 PKGS="autoconf pkgconf openssl libuv lmdb libyaml libxml2 pcre2 ldns libidn2 libedit
-swaks python3 perl5"
+swaks p5-IO-Socket-SSL ca_root_nss python3 perl5"
 
 if command -v dpkg-query >/dev/null 2>&1; then
 	missing=""

@@ -46,6 +46,8 @@
 #include <unistd.h>
 
 #include <yaml.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "buf.h"
 #include "config.h"
@@ -114,6 +116,7 @@ struct cfg_parse {
 	struct nmap			 routes;
 	struct nmap			 destinations;
 	struct nmap			 bounces;
+	struct nmap			 certs;
 	char				*err;
 	size_t				 errlen;
 };
@@ -184,6 +187,15 @@ static const struct enumdef tls_in_values[] = {
 	{ NULL, 0 },
 };
 
+static const struct enumdef auth_values[] = {
+	{ "off", AUTH_OFF },
+	{ "preferred", AUTH_PREFERRED },
+	{ "required", AUTH_REQUIRED },
+	{ "false", AUTH_OFF },
+	{ "true", AUTH_PREFERRED },
+	{ NULL, 0 },
+};
+
 static const struct enumdef tls_out_values[] = {
 	{ "default", TLS_OUT_DEFAULT },
 	{ "off", TLS_OUT_OFF },
@@ -215,6 +227,55 @@ static const struct keydef top_defs[] = {
 	{ .key = "dns", .kind = K_SPECIAL },
 	{ .key = "resource_conservation", .kind = K_SPECIAL },
 	{ .key = "aliases", .kind = K_SPECIAL },
+	{ .key = "certificates", .kind = K_SPECIAL },
+	{ .key = "tls", .kind = K_SPECIAL },
+	{ .key = "auth", .kind = K_SPECIAL },
+	{ .key = NULL },
+};
+
+static const struct keydef tls_defs[] = {
+	{ .key = "inbound", .kind = K_SPECIAL },
+	{ .key = "outbound", .kind = K_SPECIAL },
+	{ .key = "trust", .kind = K_SPECIAL },
+	{ .key = "alert_on_failure", .kind = K_BOOL, .off = CO(tls.alert_on_failure) },
+	{ .key = NULL },
+};
+
+#define RO(f)	offsetof(struct cfg_tls_role, f)
+
+static const struct keydef tls_role_defs[] = {
+	{ .key = "min_version", .kind = K_SPECIAL },
+	{ .key = "ciphers", .kind = K_SPECIAL },
+	{ .key = "ciphersuites", .kind = K_SPECIAL },
+	{ .key = "session_cache", .kind = K_BOOL, .off = RO(session_cache) },
+	{ .key = "certificate", .kind = K_NAME, .off = RO(certificate),
+	  .what = "certificate" },
+	{ .key = NULL },
+};
+
+static const struct keydef trust_defs[] = {
+	{ .key = "system", .kind = K_BOOL, .off = CO(tls.trust.system) },
+	{ .key = "system_file", .kind = K_PATH, .off = CO(tls.trust.system_file) },
+	{ .key = "custom", .kind = K_BOOL, .off = CO(tls.trust.custom) },
+	{ .key = "custom_file", .kind = K_PATH, .off = CO(tls.trust.custom_file) },
+	{ .key = NULL },
+};
+
+static const struct keydef auth_defs[] = {
+	{ .key = "users_file", .kind = K_PATH, .off = CO(auth.users_file) },
+	{ .key = "forward", .kind = K_SPECIAL },
+	{ .key = "forward_tls", .kind = K_ENUM, .off = CO(auth.forward_tls),
+	  .enums = tls_out_values },
+	{ .key = "max_failures", .kind = K_U32, .off = CO(auth.max_failures),
+	  .min = 1 },
+	{ .key = "max_failures_per_ip", .kind = K_U32,
+	  .off = CO(auth.max_failures_per_ip), .min = 1 },
+	{ .key = NULL },
+};
+
+static const struct keydef certificate_defs[] = {
+	{ .key = "cert", .kind = K_PATH, .off = offsetof(struct cfg_certificate, cert) },
+	{ .key = "key", .kind = K_PATH, .off = offsetof(struct cfg_certificate, key) },
 	{ .key = NULL },
 };
 
@@ -307,6 +368,8 @@ static const struct keydef listener_defs[] = {
 	{ .key = "default_domain", .kind = K_HOST, .off = LO(default_domain) },
 	{ .key = "domain_map", .kind = K_SPECIAL },
 	{ .key = "masquerade", .kind = K_SPECIAL },
+	{ .key = "certificate", .kind = K_NAME, .off = LO(certificate),
+	  .what = "certificate" },
 	{ .key = NULL },
 };
 
@@ -379,7 +442,10 @@ static const struct keydef policy_defs[] = {
 	  .bit = POL_VERIFY_SENDER_TEMP },
 	{ .key = "dhap_max_invalid_rcpts_per_hour", .kind = K_U32,
 	  .off = PO(dhap_max_invalid_rcpts_per_hour), .bit = POL_DHAP_MAX },
-	{ .key = "auth", .kind = K_BOOL, .off = PO(auth), .bit = POL_AUTH },
+	{ .key = "auth", .kind = K_ENUM, .off = PO(auth), .enums = auth_values,
+	  .bit = POL_AUTH },
+	{ .key = "auth_requires_tls", .kind = K_BOOL, .off = PO(auth_requires_tls),
+	  .bit = POL_AUTH_REQUIRES_TLS },
 	{ .key = NULL },
 };
 
@@ -391,6 +457,9 @@ static const struct keydef destination_defs[] = {
 	{ .key = "bounce_profile", .kind = K_NAME,
 	  .off = offsetof(struct cfg_destination, bounce_profile),
 	  .what = "bounce profile" },
+	{ .key = "certificate", .kind = K_NAME,
+	  .off = offsetof(struct cfg_destination, certificate),
+	  .what = "certificate" },
 	{ .key = NULL },
 };
 
@@ -1197,6 +1266,7 @@ free_listener(struct cfg_listener *l)
 	free(l->default_domain);
 	free_strmap(l->domain_map, l->ndomain_map);
 	free_strmap(l->masquerade, l->nmasquerade);
+	free(l->certificate);
 }
 
 static void
@@ -1231,6 +1301,24 @@ free_destination(struct cfg_destination *d)
 {
 	free(d->domain);
 	free(d->bounce_profile);
+	free(d->certificate);
+}
+
+static void
+free_certificate(struct cfg_certificate *c)
+{
+	free(c->name);
+	free(c->cert);
+	free(c->key);
+}
+
+static void
+free_tls_role(struct cfg_tls_role *r)
+{
+	free(r->min_version);
+	free(r->ciphers);
+	free(r->ciphersuites);
+	free(r->certificate);
 }
 
 void
@@ -1267,6 +1355,22 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nbounce_profiles; i++)
 		free(cfg->bounce_profiles[i].name);
 	free(cfg->bounce_profiles);
+	for (i = 0; i < cfg->ncertificates; i++)
+		free_certificate(&cfg->certificates[i]);
+	free(cfg->certificates);
+	for (i = 0; i < cfg->nfiles; i++) {
+		free(cfg->files[i].path);
+		free(cfg->files[i].data);
+	}
+	free(cfg->files);
+	free_tls_role(&cfg->tls.inbound);
+	free_tls_role(&cfg->tls.outbound);
+	free(cfg->tls.trust.system_file);
+	free(cfg->tls.trust.custom_file);
+	free(cfg->auth.users_file);
+	if (cfg->auth.forward != NULL)
+		free(cfg->auth.forward->host);
+	free(cfg->auth.forward);
 	free(cfg);
 }
 
@@ -1882,6 +1986,266 @@ parse_aliases(struct cfg_parse *p, yaml_node_t *n)
 	return 0;
 }
 
+/* ---- TLS, certificates, AUTH ---- */
+
+static const struct enumdef tls_versions[] = {
+	{ "TLSv1", TLS1_VERSION },
+	{ "TLSv1.1", TLS1_1_VERSION },
+	{ "TLSv1.2", TLS1_2_VERSION },
+	{ "TLSv1.3", TLS1_3_VERSION },
+	{ NULL, 0 },
+};
+
+int
+config_tls_version(const char *name)
+{
+	int v;
+
+	if (name == NULL)
+		return TLS1_2_VERSION;
+	return lookup_enum(tls_versions, name, &v) < 0 ? -1 : v;
+}
+
+/* OpenSSL accepts a cipher list if at least one cipher in it exists; a
+ * list that selects nothing would make every handshake fail. */
+static int
+cipher_list_ok(const char *list, int tls13)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	int ok;
+
+	if (ctx == NULL)
+		return 0;
+	ok = tls13 ? SSL_CTX_set_ciphersuites(ctx, list) :
+	    SSL_CTX_set_cipher_list(ctx, list);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ok == 1;
+}
+
+static int
+tls_role_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct cfg_tls_role *r = ctx;
+	const char *s;
+	char **f;
+
+	if ((s = get_scalar(p, v, d->key)) == NULL)
+		return -1;
+	if (strcmp(d->key, "min_version") == 0) {
+		if (config_tls_version(s) < 0)
+			return perr(p, node_line(v), "invalid min_version '%s' "
+			    "(TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)", s);
+		f = &r->min_version;
+	} else {
+		int tls13 = strcmp(d->key, "ciphersuites") == 0;
+
+		if (!valid_text(s) || !cipher_list_ok(s, tls13))
+			return perr(p, node_line(v), "%s: '%s' names no cipher "
+			    "OpenSSL knows%s", d->key, s, tls13 ? " (TLS 1.3 "
+			    "suites, e.g. TLS_AES_256_GCM_SHA384)" : " (an "
+			    "OpenSSL cipher list, e.g. HIGH:!aNULL)");
+		f = tls13 ? &r->ciphersuites : &r->ciphers;
+	}
+	free(*f);
+	*f = xstrdup(s);
+	return 0;
+}
+
+static int
+tls_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_tls_role *r;
+
+	(void)ctx;
+	if (strcmp(d->key, "trust") == 0)
+		return apply_map(p, v, "tls.trust", trust_defs, cfg, NULL, NULL,
+		    NULL);
+	r = strcmp(d->key, "inbound") == 0 ? &cfg->tls.inbound :
+	    &cfg->tls.outbound;
+	if (apply_map(p, v, r == &cfg->tls.inbound ? "tls.inbound" :
+	    "tls.outbound", tls_role_defs, r, NULL, tls_role_special, r) < 0)
+		return -1;
+	if (r == &cfg->tls.inbound && r->certificate != NULL)
+		return perr(p, node_line(v), "tls.inbound: a listener names its "
+		    "certificate (listeners: certificate:), not tls.inbound");
+	return 0;
+}
+
+static int
+auth_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
+    void *ctx)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_hostport hp;
+	const char *s;
+
+	(void)d;
+	(void)ctx;
+	if ((s = get_scalar(p, v, "forward")) == NULL)
+		return -1;
+	if (parse_hostport(s, &hp) < 0)
+		return perr(p, node_line(v), "auth: invalid forward '%s' "
+		    "(host[:port])", s);
+	if (cfg->auth.forward != NULL)
+		free(cfg->auth.forward->host);
+	else
+		cfg->auth.forward = xcalloc(1, sizeof *cfg->auth.forward);
+	*cfg->auth.forward = hp;
+	return 0;
+}
+
+static int
+parse_certificates(struct cfg_parse *p, yaml_node_t *n)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_certificate c;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *name;
+	size_t idx;
+	int r;
+
+	if ((r = want_mapping(p, n, "certificates")) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((name = get_key(p, k)) == NULL)
+			return -1;
+		if (!valid_name(name) || strlen(name) > 64)
+			return perr(p, node_line(k), "invalid certificate name "
+			    "'%s' (names match ^[A-Za-z_][A-Za-z0-9_-]*$, at "
+			    "most 64 characters)", name);
+		if (nmap_place(p, &p->certs, name, "certificate", node_line(k),
+		    &idx) < 0)
+			return -1;
+		memset(&c, 0, sizeof c);
+		c.line = int_line(k);
+		if (!is_null(v) && apply_map(p, v, "certificate",
+		    certificate_defs, &c, NULL, NULL, NULL) < 0) {
+			free_certificate(&c);
+			return -1;
+		}
+		if ((c.cert == NULL) != (c.key == NULL)) {
+			free_certificate(&c);
+			return perr(p, node_line(k), "certificate '%s': give both "
+			    "cert and key, or neither (then they are in "
+			    "<paths.state>/certs)", name);
+		}
+		c.name = xstrdup(name);
+		if (idx != NOTFOUND) {
+			free_certificate(&cfg->certificates[idx]);
+			cfg->certificates[idx] = c;
+			nmap_set(&p->certs, idx, c.name, p->isrc, c.line);
+			continue;
+		}
+		cfg->certificates = nmap_grow(&p->certs, cfg->certificates,
+		    sizeof *cfg->certificates);
+		cfg->certificates[cfg->ncertificates++] = c;
+		nmap_add(&p->certs, c.name, p->isrc, c.line);
+	}
+	return 0;
+}
+
+/* A certificate name used somewhere: declared, or added with the default
+ * files (the objects `sallyctl certconfig` keeps in the state directory). */
+static void
+use_certificate(struct cfg_parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_certificate *c;
+
+	if (nmap_find(&p->certs, name) != NOTFOUND)
+		return;
+	cfg->certificates = nmap_grow(&p->certs, cfg->certificates,
+	    sizeof *cfg->certificates);
+	c = &cfg->certificates[cfg->ncertificates++];
+	memset(c, 0, sizeof *c);
+	c->name = xstrdup(name);
+	nmap_add(&p->certs, c->name, NOTFOUND, 0);
+}
+
+static void
+finalize_tls(struct cfg_parse *p)
+{
+	struct config *cfg = p->cfg;
+	struct cfg_certificate *c;
+	size_t i;
+
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].certificate != NULL ||
+		    config_listener_tls(cfg, &cfg->listeners[i]))
+			use_certificate(p, config_listener_certificate(
+			    &cfg->listeners[i]));
+	for (i = 0; i < cfg->ndestinations; i++)
+		if (cfg->destinations[i].certificate != NULL)
+			use_certificate(p, cfg->destinations[i].certificate);
+	if (cfg->tls.outbound.certificate != NULL)
+		use_certificate(p, cfg->tls.outbound.certificate);
+	for (i = 0; i < cfg->ncertificates; i++) {
+		c = &cfg->certificates[i];
+		if (c->cert == NULL) {
+			c->cert = xasprintf("%s/certs/%s.crt", cfg->paths.state,
+			    c->name);
+			c->key = xasprintf("%s/certs/%s.key", cfg->paths.state,
+			    c->name);
+		}
+	}
+	if (cfg->tls.trust.custom_file == NULL)
+		cfg->tls.trust.custom_file = xasprintf("%s/certs/custom-ca.pem",
+		    cfg->paths.state);
+}
+
+const struct cfg_certificate *
+config_certificate(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < cfg->ncertificates; i++)
+		if (strcmp(cfg->certificates[i].name, name) == 0)
+			return &cfg->certificates[i];
+	return NULL;
+}
+
+const struct cfg_file *
+config_file(const struct config *cfg, const char *path)
+{
+	size_t i;
+
+	for (i = 0; path != NULL && i < cfg->nfiles; i++)
+		if (strcmp(cfg->files[i].path, path) == 0)
+			return &cfg->files[i];
+	return NULL;
+}
+
+int
+config_listener_tls(const struct config *cfg, const struct cfg_listener *l)
+{
+	struct cfg_policy m;
+	size_t i;
+
+	(void)cfg;
+	for (i = 0; i < l->nhat; i++) {
+		if (l->hat[i].policy == NULL)
+			continue;
+		config_policy_merge(l->hat[i].policy, l->default_policy, &m);
+		if (m.tls != TLS_IN_OFF || m.auth != AUTH_OFF)
+			return 1;
+	}
+	return 0;
+}
+
+const char *
+config_listener_certificate(const struct cfg_listener *l)
+{
+	return l->certificate != NULL ? l->certificate : "default";
+}
+
 /* ---- top level ---- */
 
 static int
@@ -1926,6 +2290,14 @@ top_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 		    p->cfg, NULL, NULL, NULL);
 	if (strcmp(d->key, "aliases") == 0)
 		return parse_aliases(p, v);
+	if (strcmp(d->key, "certificates") == 0)
+		return parse_certificates(p, v);
+	if (strcmp(d->key, "tls") == 0)
+		return apply_map(p, v, "tls", tls_defs, p->cfg, NULL,
+		    tls_special, NULL);
+	if (strcmp(d->key, "auth") == 0)
+		return apply_map(p, v, "auth", auth_defs, p->cfg, NULL,
+		    auth_special, NULL);
 	/* listeners */
 	if ((r = want_sequence(p, v, "listeners")) <= 0)
 		return r;
@@ -2109,6 +2481,14 @@ config_new(void)
 	cfg->rescon.meminfo = xstrdup("/proc/meminfo");
 	cfg->queue.map_size = 1024ULL * 1024 * 1024;
 	cfg->queue.body_file_threshold = 256 * 1024;
+	cfg->tls.inbound.session_cache = 1;
+	cfg->tls.outbound.session_cache = 1;
+	cfg->tls.trust.system = 1;
+	cfg->tls.trust.system_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
+	cfg->tls.alert_on_failure = 1;
+	cfg->auth.forward_tls = TLS_OUT_REQUIRED;
+	cfg->auth.max_failures = 3;
+	cfg->auth.max_failures_per_ip = 20;
 	return cfg;
 }
 
@@ -2146,6 +2526,8 @@ finalize(struct cfg_parse *p)
 			pol->max_rcpts_per_msg = 1000;
 		if (!(pol->set & POL_TLS))
 			pol->tls = TLS_IN_OFF;
+		if (!(pol->set & POL_AUTH_REQUIRES_TLS))
+			pol->auth_requires_tls = 1;
 		if (!(pol->set & POL_RATE_LIMIT_CODE))
 			pol->rate_limit_code = 452;
 		if (!(pol->set & POL_BANNER_CODE))
@@ -2229,7 +2611,23 @@ finalize(struct cfg_parse *p)
 				    l->address, (unsigned)l->port, o->name);
 		}
 	}
+	finalize_tls(p);
 	return 0;
+}
+
+static void
+add_file(struct config *cfg, const char *path, const char *data, size_t len)
+{
+	struct cfg_file *f;
+
+	cfg->files = xrealloc(cfg->files, (cfg->nfiles + 1) * sizeof *cfg->files);
+	f = &cfg->files[cfg->nfiles++];
+	f->path = xstrdup(path);
+	f->data = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(f->data, data, len);
+	f->data[len] = '\0';
+	f->len = len;
 }
 
 int
@@ -2251,6 +2649,11 @@ config_parse_sources(const struct config_source *srcs, size_t nsrcs,
 		err[0] = '\0';
 	for (i = 0; i < nsrcs; i++) {
 		p.isrc = i;
+		if (srcs[i].path != NULL && srcs[i].path[0] == CONFIG_ATTACH_MARK) {
+			add_file(p.cfg, srcs[i].path + 1, srcs[i].text,
+			    srcs[i].text != NULL ? srcs[i].len : 0);
+			continue;
+		}
 		if (apply_source(&p, &srcs[i]) < 0)
 			goto out;
 	}
@@ -2263,6 +2666,7 @@ out:
 	nmap_free(&p.routes);
 	nmap_free(&p.destinations);
 	nmap_free(&p.bounces);
+	nmap_free(&p.certs);
 	if (rc < 0 || out == NULL) {
 		config_free(p.cfg);
 		p.cfg = NULL;
@@ -2273,6 +2677,68 @@ out:
 }
 
 /* ---- reading files (master only) ---- */
+
+static int read_file(const char *, struct config_source *, char *, size_t);
+
+/* Reads one file into an attached source (once per path). */
+static int
+attach(struct config *cfg, struct config_source **srcs, size_t *n,
+    const char *what, const char *path, char *err, size_t errlen)
+{
+	struct config_source src;
+	char e[512];
+
+	if (config_file(cfg, path) != NULL)
+		return 0;
+	memset(&src, 0, sizeof src);
+	if (read_file(path, &src, e, sizeof e) < 0) {
+		snprintf(err, errlen, "%s: %s", what, e);
+		return -1;
+	}
+	if (src.len > CONFIG_ATTACH_MAX) {
+		snprintf(err, errlen, "%s: %s: larger than %u bytes", what, path,
+		    CONFIG_ATTACH_MAX);
+		free(src.path);
+		free(src.text);
+		return -1;
+	}
+	add_file(cfg, path, src.text, src.len);
+	free(src.path);
+	src.path = xasprintf("%c%s", CONFIG_ATTACH_MARK, path);
+	*srcs = xrealloc(*srcs, (*n + 1) * sizeof **srcs);
+	(*srcs)[(*n)++] = src;
+	return 0;
+}
+
+int
+config_attach_files(struct config *cfg, struct config_source **srcs,
+    size_t *n, char *err, size_t errlen)
+{
+	const struct cfg_certificate *c;
+	char what[128];
+	size_t i;
+
+	for (i = 0; i < cfg->ncertificates; i++) {
+		c = &cfg->certificates[i];
+		snprintf(what, sizeof what, "certificate '%s'", c->name);
+		if (attach(cfg, srcs, n, what, c->cert, err, errlen) < 0 ||
+		    attach(cfg, srcs, n, what, c->key, err, errlen) < 0)
+			return -1;
+	}
+	/* A machine without a CA bundle (no ca-certificates package) still
+	 * runs: the system list is then empty, and verification fails. */
+	if (cfg->tls.trust.system && access(cfg->tls.trust.system_file, F_OK) == 0 &&
+	    attach(cfg, srcs, n, "tls.trust.system_file", cfg->tls.trust.system_file,
+	    err, errlen) < 0)
+		return -1;
+	if (cfg->tls.trust.custom && attach(cfg, srcs, n, "tls.trust.custom_file",
+	    cfg->tls.trust.custom_file, err, errlen) < 0)
+		return -1;
+	if (cfg->auth.users_file != NULL && attach(cfg, srcs, n,
+	    "auth.users_file", cfg->auth.users_file, err, errlen) < 0)
+		return -1;
+	return 0;
+}
 
 static int
 read_file(const char *path, struct config_source *src, char *err,
@@ -2511,6 +2977,7 @@ config_policy_merge(const struct cfg_policy *pol, const struct cfg_policy *deflt
 	MERGE(POL_VERIFY_SENDER_TEMP, verify_sender_tempfail_code);
 	MERGE(POL_DHAP_MAX, dhap_max_invalid_rcpts_per_hour);
 	MERGE(POL_AUTH, auth);
+	MERGE(POL_AUTH_REQUIRES_TLS, auth_requires_tls);
 	if (deflt != NULL)
 		out->set = pol->set | deflt->set;
 }

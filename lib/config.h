@@ -26,13 +26,30 @@
 
 struct config_source {
 	char	*path;		/* for error messages */
-	char	*text;		/* the YAML document */
+	char	*text;		/* the YAML document, or an attached file */
+	size_t	 len;
+};
+
+/*
+ * Files the config refers to (certificates and keys, CA lists, the AUTH
+ * user file) travel with it: master reads them (config_attach_files) and
+ * sends them to the children, which are chrooted and cannot.  An attached
+ * file is a source whose path starts with CONFIG_ATTACH_MARK; the parser
+ * keeps its bytes (config_file) instead of reading it as YAML.
+ */
+#define CONFIG_ATTACH_MARK	'\001'
+#define CONFIG_ATTACH_MAX	(2u * 1024 * 1024)	/* bytes per file */
+
+struct cfg_file {
+	char	*path;		/* as the config names it */
+	char	*data;		/* NUL-terminated */
 	size_t	 len;
 };
 
 enum cfg_listener_type { LISTENER_PUBLIC, LISTENER_PRIVATE, LISTENER_SINKHOLE };
 enum cfg_action { ACTION_ACCEPT, ACTION_RELAY, ACTION_REJECT, ACTION_TCPREFUSE };
 enum cfg_tls_in { TLS_IN_OFF, TLS_IN_PREFERRED, TLS_IN_REQUIRED };
+enum cfg_auth { AUTH_OFF, AUTH_PREFERRED, AUTH_REQUIRED };
 enum cfg_tls_out {
 	TLS_OUT_DEFAULT, TLS_OUT_OFF, TLS_OUT_PREFERRED, TLS_OUT_REQUIRED,
 	TLS_OUT_PREFERRED_VERIFY, TLS_OUT_REQUIRED_VERIFY,
@@ -58,6 +75,7 @@ enum cfg_tls_out {
 #define POL_VERIFY_SENDER_TEMP	0x8000
 #define POL_DHAP_MAX		0x10000
 #define POL_AUTH		0x20000
+#define POL_AUTH_REQUIRES_TLS	0x40000
 
 /*
  * A mail flow policy (`policies:` map).  Unset keys take the defaults
@@ -88,7 +106,8 @@ struct cfg_policy {
 	uint32_t	 verify_sender_code;	/* 553: malformed or no such domain */
 	uint32_t	 verify_sender_tempfail_code; /* 451: DNS did not answer */
 	uint32_t	 dhap_max_invalid_rcpts_per_hour; /* 0 */
-	int		 auth;			/* false (enforced by the TLS/AUTH issue) */
+	enum cfg_auth	 auth;			/* off (true = preferred, false = off) */
+	int		 auth_requires_tls;	/* true: AUTH offered only under TLS */
 	int		 line;
 };
 
@@ -152,7 +171,28 @@ struct cfg_listener {
 	size_t			 ndomain_map;
 	struct cfg_strmap	*masquerade;		/* envelope sender, private */
 	size_t			 nmasquerade;
+	char			*certificate;	/* name in certificates:; NULL: "default"
+						 * when a policy offers TLS */
 	int			 line;
+};
+
+/* certificates: name -> the files of a certificate object (lib/tls_cert.h).
+ * cert and key default to <paths.state>/certs/<name>.crt and .key, where
+ * `sallyctl certconfig` keeps them. */
+struct cfg_certificate {
+	char	*name;
+	char	*cert;
+	char	*key;
+	int	 line;
+};
+
+/* tls.inbound / tls.outbound: protocol and cipher settings of one role. */
+struct cfg_tls_role {
+	char		*min_version;	/* "TLSv1.2" (default), "TLSv1.3" */
+	char		*ciphers;	/* TLS 1.2 list; NULL: OpenSSL's default */
+	char		*ciphersuites;	/* TLS 1.3 list; NULL: OpenSSL's default */
+	int		 session_cache;	/* inbound: resumption (cache + tickets), default true */
+	char		*certificate;	/* outbound: the client certificate; NULL: none */
 };
 
 struct cfg_hostport {
@@ -173,6 +213,7 @@ struct cfg_destination {
 	uint32_t		 max_conns;	/* default 500 */
 	enum cfg_tls_out	 tls;		/* default TLS_OUT_DEFAULT */
 	char			*bounce_profile; /* default "default" */
+	char			*certificate;	/* client certificate; NULL: tls.outbound's */
 };
 
 struct cfg_bounce_profile {
@@ -225,6 +266,24 @@ struct config {
 		uint32_t max_delay;		/* tarpit seconds at the top, default 5 */
 		char	*meminfo;		/* file to read, default /proc/meminfo */
 	} rescon;
+	struct {			/* `tls:` */
+		struct cfg_tls_role inbound;
+		struct cfg_tls_role outbound;
+		struct {		/* tls.trust: the CA lists (spec 3.6) */
+			int	 system;	/* default true */
+			char	*system_file;	/* default /etc/ssl/certs/ca-certificates.crt */
+			int	 custom;	/* default false */
+			char	*custom_file;	/* default <paths.state>/certs/custom-ca.pem */
+		} trust;
+		int	 alert_on_failure;	/* TLS failure alert, default true */
+	} tls;
+	struct {			/* `auth:` SMTP AUTH credentials (smtpd) */
+		char		*users_file;	/* "user:crypt-hash" lines; NULL: none */
+		struct cfg_hostport *forward;	/* check by AUTH at this server; NULL: none */
+		enum cfg_tls_out forward_tls;	/* default required */
+		uint32_t	 max_failures;	/* per connection, then 421; default 3 */
+		uint32_t	 max_failures_per_ip;	/* per hour, then 454; default 20 */
+	} auth;
 	struct {			/* `queue:` */
 		uint64_t map_size;		/* LMDB map, default 1G */
 		uint64_t body_file_threshold;	/* bodies above go to files, default 256k */
@@ -242,6 +301,10 @@ struct config {
 	size_t				 nbounce_profiles;
 	struct cfg_alias		*aliases;	/* `aliases:` */
 	size_t				 naliases;
+	struct cfg_certificate		*certificates;	/* `certificates:` */
+	size_t				 ncertificates;
+	struct cfg_file			*files;		/* attached (see above) */
+	size_t				 nfiles;
 };
 
 /* Reads path and, when present, <dir of path>/conf.d/NAME.yaml in name order.
@@ -283,6 +346,31 @@ void	config_policy_merge(const struct cfg_policy *pol, const struct cfg_policy *
 /* The alias of a recipient (local@domain, domain lower case): an exact
  * entry, else "local@" (local part ASCII case-insensitive); NULL. */
 const struct cfg_alias		*config_alias(const struct config *cfg, const char *addr);
+
+/* A certificate object by name, NULL if the config has none of that name. */
+const struct cfg_certificate	*config_certificate(const struct config *cfg, const char *name);
+/* An attached file by the path the config names; NULL if not attached. */
+const struct cfg_file		*config_file(const struct config *cfg, const char *path);
+/* 1 if some sender group's policy on the listener offers TLS (preferred
+ * or required), so it needs a certificate. */
+int				 config_listener_tls(const struct config *cfg,
+				    const struct cfg_listener *l);
+/* The certificate name a listener uses: its own, else "default". */
+const char			*config_listener_certificate(const struct cfg_listener *l);
+/*
+ * Master: reads every file the config refers to and appends it to srcs as
+ * an attached source (and to cfg->files), so that config_parse_sources()
+ * of the extended list gives the children the same config with the files.
+ * Certificates named by listeners, destinations and tls.outbound, the
+ * enabled CA lists, auth.users_file.  -1 with err ("certificate 'mx':
+ * /var/lib/sallyport/certs/mx.key: No such file or directory").
+ */
+int	config_attach_files(struct config *cfg, struct config_source **srcs,
+	    size_t *nsrcs, char *err, size_t errlen);
+
+/* OpenSSL's version number for a min_version name (NULL: TLS 1.2), -1
+ * for an unknown one. */
+int	config_tls_version(const char *name);
 
 /* Helpers shared with sallyctl: "10M" -> bytes, "72h" -> seconds. */
 int	config_parse_size(const char *s, uint64_t *out);

@@ -45,6 +45,8 @@
 #include "ipc_conn.h"
 #include "log.h"
 #include "proto.h"
+#include "tls_cert.h"
+#include "tls_ctx.h"
 #include "xalloc.h"
 
 #define SALLYPORT_VERSION	"0.1.0"
@@ -147,6 +149,98 @@ kind_name(int kind)
 
 /* ---- configuration ---- */
 
+/*
+ * A listener that offers TLS without naming a certificate uses "default";
+ * the first time, a self-signed one is made for the host name (the spec's
+ * advice instead of a shared demo key).  It should be replaced by a real
+ * one with `sallyctl certconfig`.
+ */
+static int
+default_certificate(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct cfg_certificate *c = config_certificate(cfg, "default");
+	struct tls_cert_params p;
+	struct tls_cert tc;
+	char *dir, e[TLS_CERT_ERR_MAX];
+	const char *san[1];
+	int rc = 0;
+
+	if (c == NULL || access(c->cert, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	dir = xasprintf("%s/certs", cfg->paths.state);
+	if (strncmp(c->cert, dir, strlen(dir)) != 0 || strcmp(c->cert + strlen(dir),
+	    "/default.crt") != 0) {
+		free(dir);
+		return 0;	/* files the operator named: missing is an error later */
+	}
+	if ((mkdir(cfg->paths.state, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0755) < 0 && errno != EEXIST)) {
+		snprintf(err, errlen, "certificate 'default': cannot create %s: %s", dir,
+		    strerror(errno));
+		free(dir);
+		return -1;
+	}
+	memset(&p, 0, sizeof p);
+	p.key_type = TLS_KEY_EC_P256;
+	p.cn = cfg->hostname;
+	san[0] = cfg->hostname;
+	p.san = san;
+	p.nsan = 0;
+	p.days = 825;
+	tls_cert_init(&tc);
+	if (tls_cert_generate(&tc, &p, e, sizeof e) < 0 ||
+	    tls_cert_save(dir, "default", &tc, e, sizeof e) < 0) {
+		snprintf(err, errlen, "certificate 'default': %s", e);
+		rc = -1;
+	} else
+		log_warning("generated a self-signed certificate 'default' for %s in %s: "
+		    "replace it with 'sallyctl certconfig' (see sallyctl(8))", cfg->hostname,
+		    dir);
+	tls_cert_free(&tc);
+	free(dir);
+	return rc;
+}
+
+/* Builds every TLS context the children will build, so that a bad
+ * certificate, key, CA list or cipher setting refuses the config here. */
+static int
+check_tls(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct cfg_listener *l;
+	SSL_CTX *ctx;
+	size_t i;
+	char e[768];
+
+	for (i = 0; i < cfg->nlisteners; i++) {
+		l = &cfg->listeners[i];
+		if (l->certificate == NULL && !config_listener_tls(cfg, l))
+			continue;
+		if ((ctx = tls_ctx_server(cfg, config_listener_certificate(l), e,
+		    sizeof e)) == NULL) {
+			snprintf(err, errlen, "listener '%s': %s", l->name, e);
+			return -1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if ((ctx = tls_ctx_client(cfg, cfg->tls.outbound.certificate, e, sizeof e)) == NULL) {
+		snprintf(err, errlen, "outbound TLS: %s", e);
+		return -1;
+	}
+	SSL_CTX_free(ctx);
+	for (i = 0; i < cfg->ndestinations; i++) {
+		if (cfg->destinations[i].certificate == NULL)
+			continue;
+		if ((ctx = tls_ctx_client(cfg, cfg->destinations[i].certificate, e,
+		    sizeof e)) == NULL) {
+			snprintf(err, errlen, "destination '%s': %s",
+			    cfg->destinations[i].domain, e);
+			return -1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	return 0;
+}
+
 static int
 load_config(struct master *ms, struct config **cfgp, struct config_source **srcsp, size_t *np,
     char *err, size_t errlen)
@@ -165,6 +259,14 @@ load_config(struct master *ms, struct config **cfgp, struct config_source **srcs
 		srcs[0].len = strlen(srcs[0].text);
 	}
 	if (config_parse_sources(srcs, n, cfgp, err, errlen) < 0) {
+		config_free_sources(srcs, n);
+		return -1;
+	}
+	if (default_certificate(*cfgp, err, errlen) < 0 ||
+	    config_attach_files(*cfgp, &srcs, &n, err, errlen) < 0 ||
+	    check_tls(*cfgp, err, errlen) < 0) {
+		config_free(*cfgp);
+		*cfgp = NULL;
 		config_free_sources(srcs, n);
 		return -1;
 	}

@@ -1,7 +1,7 @@
 /*
  * rates - per sending IP event counts over a sliding hour, shared by the
  * sessions of one smtpd: recipients accepted (max_rcpts_per_hour) and
- * invalid recipients (directory harvest prevention).
+ * invalid recipients (directory harvest prevention), failed AUTH attempts.
  *
  * Pure data structure: the caller passes the time, so tests drive the
  * clock.  The hour is kept as RATE_BUCKETS buckets of RATE_BUCKET_SECS;
@@ -25,7 +25,7 @@
 #define RATE_WINDOW_SECS	(RATE_BUCKETS * RATE_BUCKET_SECS)
 #define RATE_IPS_DEFAULT	65536
 
-enum rate_kind { RATE_RCPTS = 0, RATE_INVALID_RCPTS = 1, RATE_KINDS };
+enum rate_kind { RATE_RCPTS = 0, RATE_INVALID_RCPTS = 1, RATE_AUTH_FAILURES = 2, RATE_KINDS };
 
 struct rate_table;
 

@@ -57,6 +57,7 @@
 #include "log.h"
 #include "proto.h"
 #include "rat.h"
+#include "base64.h"
 #include "rewrite.h"
 #include "session.h"
 #include "xalloc.h"
@@ -86,6 +87,19 @@ struct smtp_session {
 	uint32_t			 conns_from_ip;
 	struct rate_table		*rates;
 	uint32_t			 nmsgs;		/* accepted in this connection */
+	size_t				 nrcpts_ok;	/* recipients accepted, all txns */
+
+	int				 tls_available;
+	int				 auth_available;
+	int				 tls_active;
+	int				 tls_530;	/* "Must issue a STARTTLS" given */
+	char				 tls_version[32];
+	char				 tls_cipher[96];
+	int				 auth_step;	/* AUTH_STEP_* */
+	int				 auth_login;	/* mechanism LOGIN (else PLAIN) */
+	char				 auth_user[256];
+	int				 authenticated;
+	unsigned			 auth_failures;
 
 	struct buf			 in;
 	size_t				 in_off;	/* processed bytes of in */
@@ -122,6 +136,11 @@ struct smtp_session {
 static const struct cfg_policy no_policy = {
 	.name = "None", .action = ACTION_REJECT,
 };
+
+#define AUTH_STEP_NONE		0
+#define AUTH_STEP_PLAIN		1	/* 334 sent, waiting for the response */
+#define AUTH_STEP_USER		2	/* LOGIN: waiting for the user name */
+#define AUTH_STEP_PASS		3	/* LOGIN: waiting for the password */
 
 static void	session_close(struct smtp_session *, const char *);
 static void	sender_rewrite(struct smtp_session *);
@@ -191,6 +210,14 @@ cmd_for_log(const struct smtp_session *s, char *out, unsigned outlen)
 	char tmp[LOG_ARG_MAX + 1];
 	size_t n = strnlen(s->cmd, LOG_ARG_MAX);
 
+	/* Never log credentials: an AUTH line shows its mechanism only. */
+	if (s->auth_step != AUTH_STEP_NONE)
+		return "<AUTH response>";
+	if (strncasecmp(s->cmd, "AUTH ", 5) == 0) {
+		n = 5 + strcspn(s->cmd + 5, " ");
+		if (n > LOG_ARG_MAX)
+			n = LOG_ARG_MAX;
+	}
 	memcpy(tmp, s->cmd, n);
 	tmp[n] = '\0';
 	return log_safe(tmp, out, outlen);
@@ -296,6 +323,8 @@ smtp_session_new(const struct smtp_session_params *p, const struct smtp_session_
 	s->listed_arg = p->listed_arg;
 	s->conns_from_ip = p->conns_from_ip;
 	s->rates = p->rates;
+	s->tls_available = p->tls_available;
+	s->auth_available = p->auth_available && ops->auth_check != NULL;
 	s->eff = no_policy;
 	s->policy = &s->eff;
 	s->action = ACTION_REJECT;
@@ -394,6 +423,9 @@ smtp_session_free(struct smtp_session *s)
 		return;
 	if (s->state != SMTP_CLOSED)
 		smtp_session_lost(s);
+	if (s->tls_530 && !s->tls_active && s->nrcpts_ok == 0)
+		log_info("ICID %u TLS was required but the client did not start it; "
+		    "closed without accepting any recipient", s->icid);
 	if (s->close_reason != NULL)
 		log_info("ICID %u close (%s)", s->icid, s->close_reason);
 	else
@@ -514,6 +546,19 @@ local_has_routing(const char *local)
 
 /* ---- commands ---- */
 
+static int
+starttls_offered(const struct smtp_session *s)
+{
+	return s->policy->tls != TLS_IN_OFF && s->tls_available && !s->tls_active;
+}
+
+static int
+auth_offered(const struct smtp_session *s)
+{
+	return s->policy->auth != AUTH_OFF && s->auth_available &&
+	    !s->authenticated && (s->tls_active || !s->policy->auth_requires_tls);
+}
+
 static void
 cmd_helo(struct smtp_session *s, const char *args, int ehlo)
 {
@@ -547,7 +592,12 @@ cmd_helo(struct smtp_session *s, const char *args, int ehlo)
 	}
 	max = s->policy->max_message_size;
 	buf_printf(&s->out, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n250-8BITMIME\r\n"
-	    "250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n", hostname(s), (unsigned long long)max);
+	    "250-SMTPUTF8\r\n", hostname(s), (unsigned long long)max);
+	if (starttls_offered(s))
+		buf_puts(&s->out, "250-STARTTLS\r\n");
+	if (auth_offered(s))
+		buf_puts(&s->out, "250-AUTH PLAIN LOGIN\r\n");
+	buf_puts(&s->out, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
 static void
@@ -569,6 +619,10 @@ cmd_mail(struct smtp_session *s, const char *args)
 	}
 	if (s->state == SMTP_WAIT_DNS)
 		return;
+	if (s->policy->auth == AUTH_REQUIRED && !s->authenticated) {
+		refuse(s, 530, "5.7.0", "Authentication required");
+		return;
+	}
 	if ((path = after_keyword(args, "FROM:")) == NULL) {
 		refuse(s, 501, "5.5.4", "Syntax: MAIL FROM:<address>");
 		return;
@@ -806,6 +860,7 @@ rcpt_add(struct smtp_session *s, char *rcpt)
 {
 	s->rcpts = xrealloc(s->rcpts, (s->nrcpt + 1) * sizeof *s->rcpts);
 	s->rcpts[s->nrcpt++] = rcpt;
+	s->nrcpts_ok++;
 	s->rcpt_bytes += strlen(rcpt) + 4;
 }
 
@@ -975,12 +1030,26 @@ received_header(struct smtp_session *s)
 	char date[64];
 
 	rfc_date_now(date, sizeof date);
+	/* RFC 3848 (and RFC 6531 for UTF8SMTP) "with" types. */
+	static const char *const withs[2][2][2] = {
+		{ { "SMTP", "SMTP" }, { "SMTP", "SMTP" } },
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+	};
+	static const char *const utf8[2][2] = {
+		{ "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" },
+	};
+
 	if (s->flags & MSGF_SMTPUTF8)
-		with = "UTF8SMTP";
+		with = utf8[s->tls_active != 0][s->authenticated != 0];
 	else
-		with = s->greeted == GREET_EHLO ? "ESMTP" : "SMTP";
-	buf_printf(&s->frame, "Received: from %s (%s [%s])\r\n\tby %s (Sallyport) with %s "
-	    "id %u", s->helo, client_host(s), s->client_ip, hostname(s), with, s->mid);
+		with = withs[s->greeted == GREET_EHLO][s->tls_active != 0]
+		    [s->authenticated != 0];
+	buf_printf(&s->frame, "Received: from %s (%s [%s])\r\n", s->helo, client_host(s),
+	    s->client_ip);
+	if (s->tls_active)
+		buf_printf(&s->frame, "\t(using %s with cipher %s)\r\n", s->tls_version,
+		    s->tls_cipher);
+	buf_printf(&s->frame, "\tby %s (Sallyport) with %s id %u", hostname(s), with, s->mid);
 	if (s->nrcpt == 1)
 		buf_printf(&s->frame, "\r\n\tfor <%s>; %s\r\n", s->rcpts[0], date);
 	else
@@ -1062,7 +1131,7 @@ static int
 not_implemented(const char *verb)
 {
 	static const char *const verbs[] = {
-		"STARTTLS", "AUTH", "BDAT", "ETRN", "TURN", "ATRN", "EXPN", "SEND", "SOML",
+		"BDAT", "ETRN", "TURN", "ATRN", "EXPN", "SEND", "SOML",
 		"SAML",
 	};
 	size_t i;
@@ -1071,6 +1140,295 @@ not_implemented(const char *verb)
 		if (strcasecmp(verb, verbs[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/* ---- STARTTLS (RFC 3207) ---- */
+
+static void
+cmd_starttls(struct smtp_session *s, const char *args)
+{
+	size_t dropped;
+
+	if (s->tls_active) {
+		refuse(s, 503, "5.5.1", "Error: TLS already active");
+		return;
+	}
+	if (s->policy->tls == TLS_IN_OFF) {
+		refuse(s, 502, "5.5.1", "Command not implemented");
+		return;
+	}
+	if (!s->tls_available) {
+		log_info("ICID %u STARTTLS refused: the listener has no usable certificate",
+		    s->icid);
+		refuse(s, 454, "4.7.0", "TLS not available due to temporary reason");
+		return;
+	}
+	if (!only_spaces(args)) {
+		refuse(s, 501, "5.5.4", "Syntax: STARTTLS");
+		return;
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	/* Nothing sent before the handshake may count after it: a client
+	 * (or someone in the path) pipelining past STARTTLS gets it
+	 * dropped, not executed under TLS (CVE-2011-0411). */
+	dropped = s->in.len - s->in_off;
+	if (dropped > 0)
+		log_info("ICID %u STARTTLS: discarded %zu bytes sent before the TLS handshake",
+		    s->icid, dropped);
+	s->in_off = s->in.len;
+	s->state = SMTP_STARTTLS;
+}
+
+void
+smtp_session_tls_started(struct smtp_session *s, const char *version, const char *cipher,
+    const char *peer)
+{
+	char safe[512];
+
+	if (s->state != SMTP_STARTTLS)
+		return;
+	snprintf(s->tls_version, sizeof s->tls_version, "%s", version ? version : "TLS");
+	snprintf(s->tls_cipher, sizeof s->tls_cipher, "%s", cipher ? cipher : "unknown");
+	log_info("ICID %u TLS success protocol %s cipher %s client certificate %s", s->icid,
+	    s->tls_version, s->tls_cipher, peer != NULL ?
+	    log_safe(peer, safe, sizeof safe) : "none");
+	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	txn_reset(s);
+	s->tls_active = 1;
+	s->greeted = GREET_NONE;
+	s->enhanced = 0;
+	s->helo[0] = '\0';
+	s->authenticated = 0;
+	s->auth_user[0] = '\0';
+	s->auth_step = AUTH_STEP_NONE;
+	if (s->action == ACTION_RELAY && s->eff.action != ACTION_RELAY)
+		s->action = s->eff.action;
+	buf_reset(&s->in);
+	s->in_off = 0;
+	s->state = SMTP_CMD;
+}
+
+void
+smtp_session_tls_failed(struct smtp_session *s, const char *why)
+{
+	if (s->state != SMTP_STARTTLS)
+		return;
+	log_info("ICID %u TLS failed: %s", s->icid, why ? why : "handshake failed");
+	session_close(s, "TLS handshake failed");
+}
+
+int
+smtp_session_tls_active(const struct smtp_session *s)
+{
+	return s->tls_active;
+}
+
+/* ---- AUTH (RFC 4954: PLAIN, LOGIN) ---- */
+
+static void
+auth_done(struct smtp_session *s)
+{
+	s->auth_step = AUTH_STEP_NONE;
+}
+
+/* Checks the credentials: the caller answers later. */
+static void
+auth_check(struct smtp_session *s, const char *user, char *pass)
+{
+	snprintf(s->auth_user, sizeof s->auth_user, "%s", user);
+	s->auth_step = AUTH_STEP_NONE;
+	s->state = SMTP_WAIT_AUTH;
+	s->ops->auth_check(s->arg, s->auth_user, pass);
+	explicit_bzero(pass, strlen(pass));
+}
+
+/* The PLAIN response: [authzid] NUL authcid NUL passwd. */
+static void
+auth_plain(struct smtp_session *s, const char *b64)
+{
+	unsigned char dec[SMTP_LINE_MAX];
+	const char *authz, *user, *pass;
+	size_t n, la, lu;
+	long len;
+
+	len = base64_decode(b64, strlen(b64), dec, sizeof dec - 1);
+	if (len < 0) {
+		auth_done(s);
+		refuse(s, 501, "5.5.2", "Invalid base64 data");
+		return;
+	}
+	n = (size_t)len;
+	dec[n] = '\0';
+	authz = (const char *)dec;
+	la = strnlen(authz, n);
+	user = authz + la + 1;
+	if (la >= n || (lu = strnlen(user, n - la - 1)) >= n - la - 1 || lu == 0 ||
+	    lu >= sizeof s->auth_user || (la > 0 && strcmp(authz, user) != 0)) {
+		explicit_bzero(dec, sizeof dec);
+		auth_done(s);
+		refuse(s, 501, "5.5.2", "Invalid PLAIN response");
+		return;
+	}
+	pass = user + lu + 1;
+	auth_check(s, user, (char *)pass);
+	explicit_bzero(dec, sizeof dec);
+}
+
+/* One line of an AUTH exchange (after a 334). */
+static void
+auth_line(struct smtp_session *s, char *line)
+{
+	unsigned char dec[SMTP_LINE_MAX];
+	long len;
+
+	if (strcmp(line, "*") == 0) {
+		auth_done(s);
+		refuse(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	}
+	if (s->auth_step == AUTH_STEP_PLAIN) {
+		auth_plain(s, line);
+		explicit_bzero(line, strlen(line));
+		return;
+	}
+	len = base64_decode(line, strlen(line), dec, sizeof dec - 1);
+	explicit_bzero(line, strlen(line));
+	if (len < 0 || (size_t)len != strlen((char *)dec) ||
+	    (s->auth_step == AUTH_STEP_USER && (len == 0 ||
+	    (size_t)len >= sizeof s->auth_user))) {
+		explicit_bzero(dec, sizeof dec);
+		auth_done(s);
+		refuse(s, 501, "5.5.2", "Invalid base64 data");
+		return;
+	}
+	if (s->auth_step == AUTH_STEP_USER) {
+		memcpy(s->auth_user, dec, (size_t)len + 1);	/* checked: < sizeof */
+		s->auth_step = AUTH_STEP_PASS;
+		buf_puts(&s->out, "334 UGFzc3dvcmQ6\r\n");	/* "Password:" */
+		return;
+	}
+	{
+		char user[sizeof s->auth_user];
+
+		memcpy(user, s->auth_user, sizeof user);
+		auth_check(s, user, (char *)dec);
+	}
+	explicit_bzero(dec, sizeof dec);
+}
+
+static void
+cmd_auth(struct smtp_session *s, const char *args)
+{
+	char mech[16], *initial;
+	size_t n;
+
+	if (s->policy->auth == AUTH_OFF || !s->auth_available) {
+		refuse(s, 502, "5.5.1", "Command not implemented");
+		return;
+	}
+	if (!s->tls_active && s->policy->auth_requires_tls) {
+		refuse(s, 538, "5.7.11", "Encryption required for requested authentication "
+		    "mechanism");
+		return;
+	}
+	if (s->greeted != GREET_EHLO) {
+		refuse(s, 503, "5.5.1", "Error: send EHLO first");
+		return;
+	}
+	if (s->authenticated) {
+		refuse(s, 503, "5.5.1", "Error: already authenticated");
+		return;
+	}
+	if (s->in_txn) {
+		refuse(s, 503, "5.5.1", "Error: MAIL transaction in progress");
+		return;
+	}
+	if (s->rates != NULL && s->cfg->auth.max_failures_per_ip > 0 &&
+	    rate_table_add(s->rates, RATE_AUTH_FAILURES, s->client_ip, 0, session_now(s)) >=
+	    s->cfg->auth.max_failures_per_ip) {
+		log_info("ICID %u AUTH refused: %u failed attempts from %s in the last hour",
+		    s->icid, s->cfg->auth.max_failures_per_ip, s->client_ip);
+		refuse(s, 454, "4.7.0", "Too many failed authentication attempts, try again "
+		    "later");
+		return;
+	}
+	n = strcspn(args, " ");
+	if (n == 0 || n >= sizeof mech) {
+		refuse(s, 504, "5.5.4", "Unrecognized authentication type");
+		return;
+	}
+	memcpy(mech, args, n);
+	mech[n] = '\0';
+	initial = (char *)args + n;
+	while (*initial == ' ')
+		initial++;
+	if (strcasecmp(mech, "PLAIN") == 0) {
+		s->auth_login = 0;
+		if (*initial == '\0') {
+			s->auth_step = AUTH_STEP_PLAIN;
+			buf_puts(&s->out, "334 \r\n");
+			return;
+		}
+		if (strcmp(initial, "=") == 0) {
+			refuse(s, 501, "5.5.2", "Invalid PLAIN response");
+			return;
+		}
+		auth_plain(s, initial);
+		explicit_bzero(initial, strlen(initial));
+		return;
+	}
+	if (strcasecmp(mech, "LOGIN") == 0) {
+		s->auth_login = 1;
+		s->auth_step = AUTH_STEP_USER;
+		if (*initial == '\0') {
+			buf_puts(&s->out, "334 VXNlcm5hbWU6\r\n");	/* "Username:" */
+			return;
+		}
+		auth_line(s, initial);
+		return;
+	}
+	refuse(s, 504, "5.5.4", "Unrecognized authentication type");
+}
+
+void
+smtp_session_auth_result(struct smtp_session *s, int result)
+{
+	char safe[512];
+	const char *mech;
+
+	if (s->state != SMTP_WAIT_AUTH)
+		return;
+	s->state = SMTP_CMD;
+	mech = s->auth_login ? "LOGIN" : "PLAIN";
+	log_safe(s->auth_user, safe, sizeof safe);
+	if (result == SMTP_AUTH_OK) {
+		s->authenticated = 1;
+		/* The spec: an authenticated client gets the relay policy. */
+		s->action = ACTION_RELAY;
+		log_info("ICID %u AUTH success user '%s' mechanism %s tls %s", s->icid, safe, mech,
+		    s->tls_active ? s->tls_version : "none");
+		reply(s, 235, "2.7.0", "Authentication successful");
+	} else if (result == SMTP_AUTH_TEMPFAIL) {
+		log_info("ICID %u AUTH temporary failure user '%s' mechanism %s", s->icid, safe,
+		    mech);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		s->auth_user[0] = '\0';
+	} else {
+		s->auth_failures++;
+		if (s->rates != NULL)
+			rate_table_add(s->rates, RATE_AUTH_FAILURES, s->client_ip, 1,
+			    session_now(s));
+		log_info("ICID %u AUTH failed user '%s' mechanism %s (%u in this connection)",
+		    s->icid, safe, mech, s->auth_failures);
+		s->auth_user[0] = '\0';
+		if (s->cfg->auth.max_failures > 0 && s->auth_failures >= s->cfg->auth.max_failures) {
+			reply(s, 421, "4.7.0", "%s Too many failed authentication attempts",
+			    hostname(s));
+			session_close(s, "too many failed AUTH attempts");
+		} else
+			reply(s, 535, "5.7.8", "Authentication credentials invalid");
+	}
+	smtp_session_process(s);
 }
 
 /* One complete command line (s->cmd, no CRLF). */
@@ -1108,8 +1466,25 @@ dispatch(struct smtp_session *s)
 		count_error(s);
 		return;
 	}
+	if (s->policy->tls == TLS_IN_REQUIRED && !s->tls_active &&
+	    strcasecmp(verb, "NOOP") != 0 && strcasecmp(verb, "EHLO") != 0 &&
+	    strcasecmp(verb, "QUIT") != 0 && strcasecmp(verb, "STARTTLS") != 0) {
+		char cmd[LOG_ARG_MAX * 4 + 8];
+
+		/* RFC 3207 section 4; the spec's text. */
+		reply_enh(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		log_info("ICID %u refused '%s': 530 5.7.0 TLS required", s->icid,
+		    cmd_for_log(s, cmd, sizeof cmd));
+		s->tls_530 = 1;
+		count_error(s);
+		return;
+	}
 	if (strcasecmp(verb, "EHLO") == 0)
 		cmd_helo(s, args, 1);
+	else if (strcasecmp(verb, "STARTTLS") == 0)
+		cmd_starttls(s, args);
+	else if (strcasecmp(verb, "AUTH") == 0)
+		cmd_auth(s, args);
 	else if (strcasecmp(verb, "HELO") == 0)
 		cmd_helo(s, args, 0);
 	else if (strcasecmp(verb, "MAIL") == 0)
@@ -1191,7 +1566,10 @@ command_step(struct smtp_session *s)
 		refuse(s, 500, "5.5.2", "NUL byte in command");
 		return 1;
 	}
-	dispatch(s);
+	if (s->auth_step != AUTH_STEP_NONE)
+		auth_line(s, s->cmd);
+	else
+		dispatch(s);
 	return 1;
 }
 

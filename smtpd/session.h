@@ -28,9 +28,23 @@
  * directory harvest prevention through params.rates, RAT replies).
  * Recipients go through rewrite.h's stages and the alias table.
  *
- * Not for: TLS, AUTH (later issues), DNS (smtpd.c gathers the facts the
- * HAT needs and passes them in params), timers (the caller calls
- * smtp_session_timeout), talking IPC.
+ * TLS (RFC 3207) and AUTH (RFC 4954, PLAIN and LOGIN) are decided here
+ * too: the policy's tls (off: no STARTTLS; preferred: offered; required:
+ * 530 to all but NOOP, EHLO, QUIT and STARTTLS until TLS is up) and auth
+ * (off, preferred, required: 530 to MAIL until authenticated; offered
+ * only under TLS while auth_requires_tls).  After "220 Ready to start
+ * TLS" the session drops whatever input it holds (a client may not
+ * pipeline past STARTTLS) and waits in SMTP_STARTTLS; the caller does the
+ * handshake and reports with smtp_session_tls_started() (the session is
+ * then reset, as if just greeted) or smtp_session_tls_failed().  Passwords
+ * are checked by the caller (ops->auth_check, asynchronous); failures are
+ * counted per connection (auth.max_failures: 421) and per address and
+ * hour in params.rates (auth.max_failures_per_ip: 454).  An authenticated
+ * client may relay.
+ *
+ * Not for: the TLS library itself, the password file and crypt(3), DNS
+ * (smtpd.c gathers the facts the HAT needs and passes them in params),
+ * timers (the caller calls smtp_session_timeout), talking IPC.
  */
 #ifndef SP_SMTPD_SESSION_H
 #define SP_SMTPD_SESSION_H
@@ -65,7 +79,12 @@ enum smtp_state {
 	SMTP_WAIT_COMMIT,	/* end of data seen; waiting for qmgr */
 	SMTP_CLOSED,		/* write out what is left, then close */
 	SMTP_WAIT_DNS,		/* MAIL FROM: verifying the sender domain */
+	SMTP_STARTTLS,		/* 220 to STARTTLS given: the caller does the handshake */
+	SMTP_WAIT_AUTH,		/* AUTH: the caller is checking the password */
 };
+
+/* Outcomes of ops->auth_check (smtp_session_auth_result). */
+enum smtp_auth_result { SMTP_AUTH_OK, SMTP_AUTH_FAIL, SMTP_AUTH_TEMPFAIL };
 
 /* Outcomes of ops->verify_domain (smtp_session_sender_verified). */
 enum smtp_verify { SMTP_VERIFY_OK, SMTP_VERIFY_NXDOMAIN, SMTP_VERIFY_TEMPFAIL };
@@ -112,6 +131,11 @@ struct smtp_session_ops {
 	 * verify_sender_domain; 0: the session waits (SMTP_WAIT_DNS) for
 	 * smtp_session_sender_verified(); -1: no DNS, the domain passes. */
 	int	(*verify_domain)(void *arg, const char *domain);
+	/* Optional (NULL: AUTH is never offered): starts checking a user's
+	 * password; the session waits (SMTP_WAIT_AUTH) for
+	 * smtp_session_auth_result().  The strings are valid only during
+	 * the call (the session wipes the password afterwards). */
+	void	(*auth_check)(void *arg, const char *user, const char *pass);
 };
 
 struct smtp_session_params {
@@ -129,6 +153,8 @@ struct smtp_session_params {
 							 * on this listener, this one
 							 * included; 0: not counted */
 	struct rate_table		*rates;		/* hourly limits; NULL: none */
+	int				 tls_available;	/* the listener has a certificate */
+	int				 auth_available; /* credentials can be checked */
 };
 
 struct smtp_session;
@@ -174,6 +200,17 @@ void		 smtp_session_qmgr_lost(struct smtp_session *s);
 void		 smtp_session_timeout(struct smtp_session *s, enum smtp_timeout which);
 /* Drain deadline: 421 4.3.2 and close (after a pending commit answer). */
 void		 smtp_session_shutdown(struct smtp_session *s);
+
+/* The TLS handshake after STARTTLS worked: the session starts over (no
+ * banner; the client must EHLO again).  peer: the client certificate's
+ * subject, or NULL. */
+void		 smtp_session_tls_started(struct smtp_session *s, const char *version,
+		    const char *cipher, const char *peer);
+/* It failed: logged with why, and the session closes. */
+void		 smtp_session_tls_failed(struct smtp_session *s, const char *why);
+int		 smtp_session_tls_active(const struct smtp_session *s);
+/* The answer to ops->auth_check (enum smtp_auth_result). */
+void		 smtp_session_auth_result(struct smtp_session *s, int result);
 
 /* RFC 5322 date of t in local time: "Sun, 23 Nov 2026 10:56:16 +0100". */
 void		 smtp_rfc5322_date(time_t t, char *out, size_t outlen);

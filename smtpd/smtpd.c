@@ -98,6 +98,9 @@
 #include "rates.h"
 #include "session.h"
 #include "xalloc.h"
+#include "auth.h"
+#include "tls_ctx.h"
+#include "tls_io.h"
 
 #define IDS_BLOCK		200	/* first block asked for */
 #define IDS_BLOCK_MAX		65536	/* blocks grow up to this under load */
@@ -121,8 +124,21 @@ static const char usage[] =
 
 /* A config shared by the sessions that started under it. */
 struct smtpd_conf {
-	struct config	*cfg;
-	unsigned	 refs;
+	struct config		*cfg;
+	unsigned		 refs;
+	SSL_CTX			**tls;		/* per listener; NULL: no TLS */
+	struct auth_users	*users;		/* NULL: no users file */
+};
+
+/* A password check on the thread pool.  c is NULL once the connection
+ * has gone away (the result is then dropped). */
+struct auth_job {
+	uv_work_t		 work;
+	struct conn		*c;
+	struct smtpd_conf	*conf;
+	char			 user[256];
+	char			 pass[512];
+	int			 result;
 };
 
 /* IDs of one kind received from qmgr and not used yet.  A pool that
@@ -184,6 +200,9 @@ struct conn {
 	uint64_t		 idle_ms;
 	uint64_t		 session_ms;
 	uint32_t		 txn_tag;	/* QMSG_* reqid; 0: none */
+	struct tls_io		*tls;		/* after STARTTLS */
+	int			 handshaking;
+	struct auth_job		*auth;		/* password check under way */
 	size_t			 writing;	/* bytes handed to uv_write */
 	int			 reading;
 	int			 closing;
@@ -252,6 +271,9 @@ conf_load(struct daemon *d)
 	struct config *cfg;
 	char err[1024];
 
+	const struct cfg_file *f;
+	size_t i;
+
 	if (config_parse_sources(d->srcs, d->nsrcs, &cfg, err, sizeof err) < 0) {
 		log_warning("cannot load configuration: %s", err);
 		return NULL;
@@ -259,6 +281,26 @@ conf_load(struct daemon *d)
 	sc = xcalloc(1, sizeof *sc);
 	sc->cfg = cfg;
 	sc->refs = 1;
+	sc->tls = xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof *sc->tls);
+	for (i = 0; i < cfg->nlisteners; i++) {
+		const struct cfg_listener *l = &cfg->listeners[i];
+
+		if (l->certificate == NULL && !config_listener_tls(cfg, l))
+			continue;
+		sc->tls[i] = tls_ctx_server(cfg, config_listener_certificate(l), err,
+		    sizeof err);
+		if (sc->tls[i] == NULL)
+			log_warning("listener %s: no TLS: %s", l->name, err);
+	}
+	if (cfg->auth.users_file != NULL) {
+		if ((f = config_file(cfg, cfg->auth.users_file)) == NULL)
+			log_warning("auth.users_file %s was not loaded; AUTH is not offered",
+			    cfg->auth.users_file);
+		else if ((sc->users = auth_users_parse(f->data, f->len, err,
+		    sizeof err)) == NULL)
+			log_warning("auth.users_file %s: %s; AUTH is not offered",
+			    cfg->auth.users_file, err);
+	}
 	return sc;
 }
 
@@ -272,8 +314,14 @@ conf_ref(struct smtpd_conf *sc)
 static void
 conf_unref(struct smtpd_conf *sc)
 {
+	size_t i;
+
 	if (sc == NULL || --sc->refs > 0)
 		return;
+	for (i = 0; i < sc->cfg->nlisteners; i++)
+		SSL_CTX_free(sc->tls[i]);
+	free(sc->tls);
+	auth_users_free(sc->users);
 	config_free(sc->cfg);
 	free(sc);
 }
@@ -538,7 +586,53 @@ op_verify_domain(void *arg, const char *domain)
 	return 0;
 }
 
+static void
+auth_work(uv_work_t *w)
+{
+	struct auth_job *j = w->data;
+
+	j->result = auth_users_check(j->conf->users, j->user, j->pass);
+	explicit_bzero(j->pass, sizeof j->pass);
+}
+
+static void
+auth_done(uv_work_t *w, int status)
+{
+	struct auth_job *j = w->data;
+	struct conn *c = j->c;
+	int result = status < 0 ? -1 : j->result;
+
+	explicit_bzero(j->pass, sizeof j->pass);
+	conf_unref(j->conf);
+	free(j);
+	if (c == NULL)
+		return;
+	c->auth = NULL;
+	smtp_session_auth_result(c->s, result > 0 ? SMTP_AUTH_OK : result == 0 ?
+	    SMTP_AUTH_FAIL : SMTP_AUTH_TEMPFAIL);
+	conn_pump(c);
+}
+
+static void
+op_auth_check(void *arg, const char *user, const char *pass)
+{
+	struct conn *c = arg;
+	struct auth_job *j = xcalloc(1, sizeof *j);
+
+	j->c = c;
+	j->conf = conf_ref(c->conf);
+	j->work.data = j;
+	snprintf(j->user, sizeof j->user, "%s", user);
+	if (strlen(pass) >= sizeof j->pass)
+		j->pass[0] = '\0';	/* longer than any password we accept: fails */
+	else
+		memcpy(j->pass, pass, strlen(pass) + 1);
+	c->auth = j;
+	uv_queue_work(smtpd.d.loop, &j->work, auth_work, auth_done);
+}
+
 static const struct smtp_session_ops session_ops = {
+	.auth_check = op_auth_check,
 	.verify_domain = op_verify_domain,
 	.now = op_now,
 	.rescon = op_rescon,
@@ -580,6 +674,9 @@ conn_handle_closed(uv_handle_t *h)
 	if (--c->nhandles > 0)
 		return;
 	conn_dns_cancel(c);
+	if (c->auth != NULL)
+		c->auth->c = NULL;
+	tls_io_free(c->tls);
 	if (c->s != NULL) {
 		smtp_session_free(c->s);	/* may abort a transaction: c still valid */
 		sd->nsessions--;
@@ -718,6 +815,17 @@ conn_write(struct conn *c, char *data, size_t len)
 	c->writing += len;
 }
 
+/* What TLS has for the network. */
+static void
+conn_tls_send(struct conn *c)
+{
+	size_t len;
+	char *p = tls_io_take_output(c->tls, &len);
+
+	if (p != NULL)
+		conn_write(c, p, len);
+}
+
 static void
 conn_flush(struct conn *c)
 {
@@ -726,7 +834,69 @@ conn_flush(struct conn *c)
 
 	if (len == 0)
 		return;
-	conn_write(c, buf_steal(out), len);
+	if (c->tls == NULL) {
+		conn_write(c, buf_steal(out), len);
+		return;
+	}
+	if (tls_io_write(c->tls, out->data, len) < 0)
+		smtp_session_lost(c->s);
+	buf_reset(out);
+	conn_tls_send(c);
+}
+
+/* The session said 220 to STARTTLS (already flushed in clear). */
+static void
+conn_tls_start(struct conn *c)
+{
+	SSL_CTX *ctx = c->conf->tls[c->lcfg - c->conf->cfg->listeners];
+
+	if (ctx == NULL || (c->tls = tls_io_new(ctx, 1, NULL)) == NULL) {
+		smtp_session_tls_failed(c->s, "cannot start TLS");
+		return;
+	}
+	c->handshaking = 1;
+}
+
+/* Moves what TLS has decrypted into the session, as far as it has room;
+ * drives the handshake first. */
+static void
+conn_tls_input(struct conn *c)
+{
+	char version[32], cipher[96], peer[512];
+	size_t room;
+	ssize_t n;
+	int r;
+
+	if (c->handshaking) {
+		r = tls_io_handshake(c->tls);
+		conn_tls_send(c);
+		if (r == TLS_IO_WANT)
+			return;
+		c->handshaking = 0;
+		if (r != TLS_IO_DONE) {
+			smtp_session_tls_failed(c->s, tls_io_error(c->tls));
+			return;
+		}
+		tls_ctx_describe(tls_io_ssl(c->tls), version, sizeof version, cipher,
+		    sizeof cipher, peer, sizeof peer);
+		smtp_session_tls_started(c->s, version, cipher, peer[0] ? peer : NULL);
+	}
+	while ((room = smtp_session_input_room(c->s)) > 0 && smtp_session_wants_input(c->s)) {
+		n = tls_io_read(c->tls, smtpd.rbuf, room < sizeof smtpd.rbuf ? room :
+		    sizeof smtpd.rbuf);
+		conn_tls_send(c);	/* TLS 1.3 may answer (key updates) */
+		if (n > 0) {
+			smtp_session_input(c->s, smtpd.rbuf, (size_t)n);
+			continue;
+		}
+		if (n == TLS_IO_CLOSED)
+			smtp_session_eof(c->s);
+		else if (n == TLS_IO_ERROR) {
+			log_info("ICID %u TLS error: %s", c->icid, tls_io_error(c->tls));
+			smtp_session_lost(c->s);
+		}
+		break;
+	}
 }
 
 static void
@@ -736,6 +906,8 @@ conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *ub)
 	size_t room = c->s != NULL ? smtp_session_input_room(c->s) : 0;
 
 	(void)hint;
+	if (c->tls != NULL)
+		room = READ_CHUNK;	/* ciphertext: the want test bounded it */
 	ub->base = smtpd.rbuf;
 	ub->len = room < sizeof smtpd.rbuf ? room : sizeof smtpd.rbuf;
 }
@@ -754,7 +926,10 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 	if (nread < 0) {
 		uv_read_stop(st);
 		c->reading = 0;
-		if (nread == UV_EOF)
+		if (c->handshaking)
+			smtp_session_tls_failed(c->s, nread == UV_EOF ? "the client closed "
+			    "the connection during the handshake" : uv_strerror((int)nread));
+		else if (nread == UV_EOF)
 			smtp_session_eof(c->s);
 		else
 			smtp_session_lost(c->s);
@@ -762,7 +937,11 @@ conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 		return;
 	}
 	c->last_active = uv_now(st->loop);
-	smtp_session_input(c->s, ub->base, (size_t)nread);
+	if (c->tls != NULL) {
+		tls_io_feed(c->tls, ub->base, (size_t)nread);
+		conn_tls_input(c);
+	} else
+		smtp_session_input(c->s, ub->base, (size_t)nread);
 	conn_pump(c);
 }
 
@@ -776,6 +955,14 @@ conn_update_reading(struct conn *c)
 		return;
 	want = smtp_session_wants_input(c->s) && c->writing < CONN_WQ_HIGH &&
 	    !(sd->congested && smtp_session_state(c->s) == SMTP_DATA);
+	if (c->tls != NULL) {
+		/* Ciphertext is read while the handshake needs it, or while the
+		 * session has room and TLS holds nothing it has not taken. */
+		if (c->handshaking)
+			want = c->writing < CONN_WQ_HIGH;
+		else if (tls_io_pending(c->tls))
+			want = 0;
+	}
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) == 0)
 			c->reading = 1;
@@ -795,8 +982,25 @@ conn_pump(struct conn *c)
 	for (;;) {
 		conn_flush(c);
 		if (smtp_session_state(c->s) == SMTP_CLOSED) {
+			if (c->tls != NULL && !c->handshaking) {
+				tls_io_shutdown(c->tls);
+				conn_tls_send(c);
+			}
 			conn_finish(c);
 			return;
+		}
+		if (smtp_session_state(c->s) == SMTP_STARTTLS && c->tls == NULL) {
+			conn_tls_start(c);
+			continue;
+		}
+		if (c->tls != NULL && !c->handshaking && tls_io_pending(c->tls) &&
+		    smtp_session_wants_input(c->s) && c->writing < CONN_WQ_HIGH) {
+			size_t before = smtp_session_input_room(c->s);
+
+			conn_tls_input(c);
+			if (smtp_session_input_room(c->s) != before ||
+			    smtp_session_state(c->s) == SMTP_CLOSED)
+				continue;
 		}
 		if (!smtp_session_runnable(c->s) || c->writing >= CONN_WQ_HIGH)
 			break;
@@ -879,6 +1083,8 @@ conn_start_session(struct conn *c, uint32_t icid)
 	sp.listed_arg = c;
 	sp.conns_from_ip = conns_from_ip(sd, c);
 	sp.rates = sd->rates;
+	sp.tls_available = c->conf->tls[c->lcfg - cfg->listeners] != NULL;
+	sp.auth_available = c->conf->users != NULL;
 	c->s = smtp_session_new(&sp, &session_ops, c);
 	sd->nsessions++;
 	c->started = c->last_active = uv_now(sd->d.loop);
