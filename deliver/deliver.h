@@ -28,6 +28,8 @@
 #include "dns.h"
 #include "ipc_conn.h"
 #include "smtp_client.h"
+#include "tls_io.h"
+#include "tls_policy.h"
 
 #define DCID_BLOCK		512	/* DCIDs asked of qmgr at a time */
 #define DCID_MAX_BLOCKS		4
@@ -51,6 +53,7 @@ struct target_host {
 	enum dns_status	 status;	/* of that lookup */
 	struct dns_addr	 addrs[DNS_MAX_ADDRS];
 	size_t		 naddrs;
+	int		 configured;	/* from smtp_routes or a literal, not DNS */
 };
 
 enum job_state {
@@ -143,6 +146,14 @@ struct session {
 	size_t			 wpending;	/* bytes handed to uv_write, not done */
 	uint32_t		 command_timeout, idle_reuse;
 	uint64_t		 idle_since;
+	/* TLS (tls_policy.h decides, at each step) */
+	enum cfg_tls_out	 tls_mode;	/* effective; OFF: no STARTTLS */
+	int			 host_configured;	/* name from the config, not an MX */
+	char			*tls_cert;	/* client certificate name, or NULL */
+	struct tls_io		*tls;
+	int			 handshaking;
+	struct tls_attempt	 att;
+	char			 tls_detail[TLS_REASON_MAX];
 };
 TAILQ_HEAD(session_list, session);
 
@@ -186,6 +197,14 @@ struct deliver {
 	} stats;
 	/* DNS counters already reported to qmgr (which keeps dnsstatus). */
 	uint64_t		 dns_reported[6];
+	/* TLS client contexts by client certificate name ("" = none), built
+	 * when first needed from the current config. */
+	struct {
+		char	*name;
+		SSL_CTX	*ctx;
+	}			*tlsctx;
+	size_t			 ntlsctx;
+	uint64_t		 tls_errors_reported;
 };
 
 /* dispatch.c */
@@ -208,6 +227,12 @@ void	deliver_send_result(struct deliver *dl, struct job *j);
 void	deliver_send_body_req(struct deliver *dl, struct job *j, uint64_t off, uint32_t max);
 /* Something finished: if draining and nothing is left, finish the drain. */
 void	deliver_check_drained(struct deliver *dl);
+/* The TLS client context for a client certificate (NULL: none); NULL with
+ * err if it cannot be built. */
+SSL_CTX	*deliver_tls_ctx(struct deliver *dl, const char *cert, char *err, size_t errlen);
+/* Tells qmgr the last TLS failure of a destination (hoststatus). */
+void	deliver_tls_error(struct deliver *dl, const char *domain, const char *host,
+	    const char *mode, const char *text);
 
 /* job.c */
 struct job	*job_new(struct deliver *dl, uint32_t id, const unsigned char *p, size_t len);

@@ -23,10 +23,13 @@
 #include "ipc.h"
 #include "log.h"
 #include "proto.h"
+#include "tls_ctx.h"
 #include "xalloc.h"
 
 #define DRAIN_POLL_MS	20
 #define DRAIN_POLL_MAX	250	/* x DRAIN_POLL_MS: wait for results to go out */
+
+static void tls_ctx_clear(struct deliver *);
 
 void
 deliver_apply_config(struct deliver *dl, const struct config *cfg)
@@ -35,6 +38,8 @@ deliver_apply_config(struct deliver *dl, const struct config *cfg)
 	 * ones are not reused. */
 	if (dl->cfg != NULL && dl->cfg != cfg)
 		session_close_idle(dl, NULL);
+	if (dl->cfg != cfg)
+		tls_ctx_clear(dl);
 	dl->cfg = cfg;
 	free(dl->hostname);
 	dl->hostname = xstrdup(cfg->hostname && *cfg->hostname ? cfg->hostname : "localhost");
@@ -44,6 +49,61 @@ deliver_apply_config(struct deliver *dl, const struct config *cfg)
 	dl->dns_timeout = cfg->deliver.dns_timeout ? cfg->deliver.dns_timeout : 20;
 	if (dl->dns != NULL)
 		dns_ctx_set_timeout(dl->dns, dl->dns_timeout);
+}
+
+/* Contexts of the old config go (sessions keep theirs: SSL holds a
+ * reference). */
+static void
+tls_ctx_clear(struct deliver *dl)
+{
+	size_t i;
+
+	for (i = 0; i < dl->ntlsctx; i++) {
+		free(dl->tlsctx[i].name);
+		SSL_CTX_free(dl->tlsctx[i].ctx);
+	}
+	free(dl->tlsctx);
+	dl->tlsctx = NULL;
+	dl->ntlsctx = 0;
+}
+
+SSL_CTX *
+deliver_tls_ctx(struct deliver *dl, const char *cert, char *err, size_t errlen)
+{
+	const char *key = cert != NULL ? cert : "";
+	SSL_CTX *ctx;
+	size_t i;
+
+	for (i = 0; i < dl->ntlsctx; i++)
+		if (strcmp(dl->tlsctx[i].name, key) == 0)
+			return dl->tlsctx[i].ctx;
+	if ((ctx = tls_ctx_client(dl->cfg, cert, err, errlen)) == NULL)
+		return NULL;
+	dl->tlsctx = xrealloc(dl->tlsctx, (dl->ntlsctx + 1) * sizeof *dl->tlsctx);
+	dl->tlsctx[dl->ntlsctx].name = xstrdup(key);
+	dl->tlsctx[dl->ntlsctx].ctx = ctx;
+	dl->ntlsctx++;
+	return ctx;
+}
+
+void
+deliver_tls_error(struct deliver *dl, const char *domain, const char *host, const char *mode,
+    const char *text)
+{
+	struct buf b;
+	size_t start;
+
+	if (dl->qmgr == NULL)
+		return;
+	buf_init(&b, 0);
+	start = ipc_msg_begin(&b, DMSG_TLS_ERROR, 0);
+	ipc_put_str(&b, domain);
+	ipc_put_str(&b, host);
+	ipc_put_str(&b, mode);
+	ipc_put_str(&b, text);
+	if (ipc_msg_end(&b, start) == 0)
+		ipc_conn_send(dl->qmgr, &b);
+	buf_free(&b);
 }
 
 void
@@ -670,6 +730,7 @@ deliver_shutdown(struct deliver *dl)
 	uv_close((uv_handle_t *)&dl->drain_timer, NULL);
 	dns_ctx_free(dl->dns);
 	dl->dns = NULL;
+	tls_ctx_clear(dl);
 	free(dl->hostname);
 	dl->hostname = NULL;
 }

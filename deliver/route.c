@@ -86,6 +86,7 @@ route_static(const struct config *cfg, const char *domain, struct target_host **
 		hosts = xcalloc(1, sizeof *hosts);
 		snprintf(hosts[0].name, sizeof hosts[0].name, "%s", lit);
 		hosts[0].port = (uint16_t)port;
+		hosts[0].configured = 1;
 		if (port == 0 || route_literal(lit, &hosts[0]) < 0) {
 			free(hosts);
 			snprintf(err, errlen, "5.1.2 bad address literal");
@@ -104,6 +105,7 @@ route_static(const struct config *cfg, const char *domain, struct target_host **
 		snprintf(h->name, sizeof h->name, "%s", rt->hosts[i].host);
 		h->port = rt->hosts[i].port ? rt->hosts[i].port : 25;
 		h->pref = (uint16_t)i;
+		h->configured = 1;
 		/* An IP needs no lookup; a name is resolved when reached. */
 		(void)route_literal(rt->hosts[i].host, h);
 	}

@@ -32,6 +32,8 @@
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
+#include "tls_ctx.h"
+#include "tls_name.h"
 #include "xalloc.h"
 
 struct session_write {
@@ -43,6 +45,9 @@ struct session_write {
 
 static void session_event(struct session *s, int ev);
 static void session_lost(struct session *s, const char *why);
+static void session_tls_decide(struct session *s, int ev);
+static void session_tls_begin(struct session *s);
+static void session_tls_failed(struct session *s, const char *why);
 
 static void
 session_freed(uv_handle_t *h)
@@ -53,6 +58,8 @@ session_freed(uv_handle_t *h)
 		return;
 	buf_free(&s->line);
 	smtpc_free(s->sc);
+	tls_io_free(s->tls);
+	free(s->tls_cert);
 	free(s);
 }
 
@@ -130,24 +137,16 @@ session_written(uv_write_t *req, int status)
 	}
 }
 
-/* Writes what the engine has to say. */
+/* Hands data (malloc'd, taken over) to the socket. */
 static void
-session_flush(struct session *s)
+session_send(struct session *s, char *data, size_t n)
 {
-	struct buf *o;
 	struct session_write *w;
 	uv_buf_t ub;
-	size_t n;
 
-	if (s->sc == NULL || s->state == SESS_CLOSING)
-		return;
-	o = smtpc_output(s->sc);
-	if (o->len == 0)
-		return;
-	n = o->len;
 	w = xcalloc(1, sizeof *w);
 	w->s = s;
-	w->data = buf_steal(o);
+	w->data = data;
 	w->ub = uv_buf_init(w->data, (unsigned)n);
 	ub = w->ub;	/* libuv copies the descriptor; the bytes stay in w */
 	s->wpending += n;
@@ -159,6 +158,42 @@ session_flush(struct session *s)
 		s->failed = 1;
 		session_timer(s, 0);
 	}
+}
+
+/* What TLS has for the network. */
+static void
+session_tls_send(struct session *s)
+{
+	size_t n;
+	char *p = tls_io_take_output(s->tls, &n);
+
+	if (p != NULL)
+		session_send(s, p, n);
+}
+
+/* Writes what the engine has to say (through TLS once it is up). */
+static void
+session_flush(struct session *s)
+{
+	struct buf *o;
+	size_t n;
+
+	if (s->sc == NULL || s->state == SESS_CLOSING)
+		return;
+	o = smtpc_output(s->sc);
+	if (o->len == 0)
+		return;
+	if (s->tls == NULL) {
+		n = o->len;
+		session_send(s, buf_steal(o), n);
+		return;
+	}
+	if (tls_io_write(s->tls, o->data, o->len) < 0) {
+		s->failed = 1;
+		session_timer(s, 0);
+	}
+	buf_reset(o);
+	session_tls_send(s);
 }
 
 static void
@@ -275,12 +310,15 @@ session_alloc(uv_handle_t *h, size_t hint, uv_buf_t *ub)
 	*ub = uv_buf_init(rbuf, sizeof rbuf);
 }
 
+static void session_lines(struct session *s, const char *p, size_t len);
+static void session_tls_handshake(struct session *s);
+
 static void
 session_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 {
 	struct session *s = st->data;
-	const char *p = ub->base, *end, *nl;
-	char why[SMTPC_TEXT_MAX];
+	char why[SMTPC_TEXT_MAX], plain[16384];
+	ssize_t n;
 
 	if (nread == 0 || s->state == SESS_CLOSING)
 		return;
@@ -291,10 +329,49 @@ session_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 		else
 			snprintf(why, sizeof why, "4.4.2 connection with %s [%s] broken: %.100s",
 			    s->host, s->addr, uv_strerror((int)nread));
+		if (s->handshaking) {
+			s->handshaking = 0;
+			session_tls_failed(s, why + 6);
+			return;
+		}
 		session_lost(s, why);
 		return;
 	}
-	end = p + nread;
+	if (s->tls == NULL) {
+		session_lines(s, ub->base, (size_t)nread);
+		return;
+	}
+	tls_io_feed(s->tls, ub->base, (size_t)nread);
+	if (s->handshaking) {
+		session_tls_handshake(s);
+		if (s->handshaking || s->state == SESS_CLOSING || s->tls == NULL)
+			return;
+	}
+	while (s->state != SESS_CLOSING) {
+		n = tls_io_read(s->tls, plain, sizeof plain);
+		session_tls_send(s);
+		if (n > 0) {
+			session_lines(s, plain, (size_t)n);
+			continue;
+		}
+		if (n == TLS_IO_CLOSED || n == TLS_IO_ERROR) {
+			snprintf(why, sizeof why, "4.4.2 TLS session with %s [%s] %s", s->host,
+			    s->addr, n == TLS_IO_CLOSED ? "closed by the server" :
+			    tls_io_error(s->tls));
+			session_lost(s, why);
+		}
+		break;
+	}
+}
+
+/* Server lines (plaintext) into the engine. */
+static void
+session_lines(struct session *s, const char *p, size_t len)
+{
+	const char *end, *nl;
+	char why[SMTPC_TEXT_MAX];
+
+	end = p + len;
 	while (p < end && s->state != SESS_CLOSING) {
 		size_t n;
 		int ev;
@@ -317,6 +394,14 @@ session_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 		buf_reset(&s->line);
 		session_flush(s);
 		session_event(s, ev);
+		if (ev == SMTPC_EV_TLS_READY && s->handshaking) {
+			/* Whatever came after "220 Ready to start TLS" was sent
+			 * before the handshake: never read it as SMTP. */
+			if (p < end)
+				log_info("DCID %u discarded %zu bytes sent after the reply to "
+				    "STARTTLS", s->dcid, (size_t)(end - p));
+			return;
+		}
 	}
 	if (s->state == SESS_ACTIVE)
 		session_timer(s, s->command_timeout);
@@ -355,6 +440,13 @@ session_event(struct session *s, int ev)
 		session_quit(s);
 		if (j != NULL)
 			job_txn_retry(j, s);
+		break;
+	case SMTPC_EV_TLS:
+	case SMTPC_EV_TLS_REFUSED:
+		session_tls_decide(s, ev);
+		break;
+	case SMTPC_EV_TLS_READY:
+		session_tls_begin(s);
 		break;
 	case SMTPC_EV_CLOSE:
 		if (s->job != NULL) {
@@ -432,6 +524,202 @@ session_timer_fired(uv_timer_t *t)
 	}
 }
 
+/* ---- TLS (spec tls-with-other-mtas.md 3.2; the matrix is tls_policy.c) ---- */
+
+/* Logs a TLS failure, keeps it for hoststatus, and for a destination that
+ * requires TLS says so loudly (the TLS failure alert of spec 2.5). */
+static void
+session_tls_report(struct session *s, const struct tls_decision *d)
+{
+	struct deliver *dl = s->dl;
+	char host[DNS_NAME_MAX + DNS_ADDR_TEXT + 8];
+	const char *mode = tls_policy_mode_name(s->tls_mode);
+
+	snprintf(host, sizeof host, "%s [%s]", s->host, s->addr);
+	log_info("DCID %u TLS failed: domain %s host %s mode %s: %s", s->dcid, s->domain, host,
+	    mode, d->reason);
+	deliver_tls_error(dl, s->domain, host, mode, d->reason);
+	if (d->alert && dl->cfg->tls.alert_on_failure)
+		log_warning("TLS negotiation failed for required-TLS destination %s (host %s): "
+		    "%s", s->domain, host, d->reason);
+}
+
+/* Applies a decision: go on in clear, STARTTLS, deliver over TLS, or
+ * deliver nothing here. */
+static void
+session_tls_apply(struct session *s, const struct tls_decision *d)
+{
+	char text[SMTPC_TEXT_MAX];
+	int ev;
+
+	switch (d->action) {
+	case TLS_ACT_STARTTLS:
+		if (smtpc_starttls(s->sc) < 0) {
+			session_lost(s, "4.7.4 cannot send STARTTLS");
+			return;
+		}
+		session_flush(s);
+		return;
+	case TLS_ACT_FALLBACK_CLEAR:
+		log_info("DCID %u TLS not available from %s [%s]: %s", s->dcid, s->host,
+		    s->addr, d->reason);
+		/* FALLTHROUGH */
+	case TLS_ACT_CLEAR:
+		ev = smtpc_tls_skip(s->sc);
+		session_flush(s);
+		session_event(s, ev);
+		return;
+	case TLS_ACT_TLS:
+		if (d->unverified)
+			log_info("DCID %u TLS peer %s [%s] not verified: %s", s->dcid, s->host,
+			    s->addr, d->reason);
+		smtpc_tls_started(s->sc);
+		session_flush(s);
+		return;
+	case TLS_ACT_DEFER:
+		session_tls_report(s, d);
+		snprintf(text, sizeof text, "%s TLS %s with %.100s [%s] (mode %s): %.200s", d->status,
+		    strcmp(d->status, "4.7.4") == 0 ? "not available" : "failed", s->host,
+		    s->addr, tls_policy_mode_name(s->tls_mode), d->reason);
+		ev = smtpc_defer(s->sc, text, !d->close);
+		session_flush(s);
+		session_event(s, ev);
+		if (d->close && s->state != SESS_CLOSING)
+			session_close(s);
+		return;
+	}
+}
+
+static void
+session_tls_decide(struct session *s, int ev)
+{
+	struct tls_decision d;
+
+	if (ev == SMTPC_EV_TLS) {
+		s->att.ehlo = smtpc_ehlo_rejected(s->sc) ? TLS_EHLO_REJECTED :
+		    (smtpc_extensions(s->sc) & SMTPC_EXT_STARTTLS) ? TLS_EHLO_STARTTLS :
+		    TLS_EHLO_NO_STARTTLS;
+		s->att.detail = NULL;
+	} else {
+		s->att.starttls = TLS_STARTTLS_REFUSED;
+		snprintf(s->tls_detail, sizeof s->tls_detail, "%s", smtpc_tls_reply(s->sc));
+		s->att.detail = s->tls_detail;
+	}
+	tls_policy_decide(s->tls_mode, &s->att, &d);
+	session_tls_apply(s, &d);
+}
+
+/* The server name to send (SNI): a host name, never an address. */
+static const char *
+sni_name(const char *host)
+{
+	unsigned char b[16];
+
+	if (host[0] == '[' || inet_pton(AF_INET, host, b) == 1 ||
+	    inet_pton(AF_INET6, host, b) == 1)
+		return NULL;
+	return host;
+}
+
+/* 220 to STARTTLS: start the handshake. */
+static void
+session_tls_begin(struct session *s)
+{
+	char err[512];
+	SSL_CTX *ctx;
+
+	s->att.starttls = TLS_STARTTLS_220;
+	ctx = deliver_tls_ctx(s->dl, s->tls_cert, err, sizeof err);
+	if (ctx == NULL || (s->tls = tls_io_new(ctx, 0, sni_name(s->host))) == NULL) {
+		session_tls_failed(s, ctx == NULL ? err : "cannot start TLS");
+		return;
+	}
+	s->handshaking = 1;
+	session_tls_handshake(s);
+}
+
+/* The handshake after 220 failed (or the connection broke during it). */
+static void
+session_tls_failed(struct session *s, const char *why)
+{
+	struct tls_decision d;
+
+	s->handshaking = 0;
+	s->att.handshake = TLS_HANDSHAKE_FAILED;
+	snprintf(s->tls_detail, sizeof s->tls_detail, "%s", why);
+	s->att.detail = s->tls_detail;
+	tls_policy_decide(s->tls_mode, &s->att, &d);
+	session_tls_apply(s, &d);
+	if (s->state != SESS_CLOSING)
+		session_close(s);
+}
+
+/* Checks the server's certificate: the chain (OpenSSL's verification
+ * against the trust store) and the name (tls_name.h rules). */
+static void
+session_tls_verify(struct session *s)
+{
+	SSL *ssl = tls_io_ssl(s->tls);
+	struct tls_refid refs[2];
+	X509 *peer;
+	long vr;
+	char why[TLS_NAME_WHY_MAX];
+
+	s->att.verify = TLS_VERIFY_FAILED;
+	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL) {
+		snprintf(s->tls_detail, sizeof s->tls_detail, "the server sent no certificate");
+		return;
+	}
+	if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		snprintf(s->tls_detail, sizeof s->tls_detail, "certificate not trusted: %s",
+		    X509_verify_cert_error_string(vr));
+		return;
+	}
+	refs[0].name = s->domain;
+	refs[0].kind = TLS_REFID_DOMAIN;
+	refs[1].name = s->host;
+	refs[1].kind = s->host_configured ? TLS_REFID_STATIC : TLS_REFID_MX;
+	if (!tls_name_check(peer, refs, 2, s->tls_mode == TLS_OUT_REQUIRED_VERIFY_HOSTED ?
+	    TLS_NAME_HOSTED : TLS_NAME_VERIFY, why, sizeof why)) {
+		snprintf(s->tls_detail, sizeof s->tls_detail, "certificate name mismatch: %.200s",
+		    why);
+		return;
+	}
+	s->att.verify = TLS_VERIFY_OK;
+	snprintf(s->tls_detail, sizeof s->tls_detail, "%.250s", why);
+}
+
+static void
+session_tls_handshake(struct session *s)
+{
+	struct tls_decision d;
+	char version[32], cipher[96], peer[512];
+	int r = tls_io_handshake(s->tls);
+
+	session_tls_send(s);
+	if (r == TLS_IO_WANT)
+		return;
+	if (r != TLS_IO_DONE) {
+		session_tls_failed(s, tls_io_error(s->tls));
+		return;
+	}
+	s->handshaking = 0;
+	s->att.handshake = TLS_HANDSHAKE_OK;
+	tls_ctx_describe(tls_io_ssl(s->tls), version, sizeof version, cipher, sizeof cipher,
+	    peer, sizeof peer);
+	s->att.detail = NULL;
+	if (tls_policy_verifies(s->tls_mode, s->att.dane) ||
+	    s->tls_mode == TLS_OUT_PREFERRED_VERIFY) {
+		session_tls_verify(s);
+		s->att.detail = s->tls_detail;
+	}
+	log_info("DCID %u TLS success protocol %s cipher %s peer %s verified %s", s->dcid,
+	    version, cipher, peer[0] ? peer : "none", s->att.verify == TLS_VERIFY_OK ? "yes" :
+	    s->att.verify == TLS_VERIFY_FAILED ? "no" : "not checked");
+	tls_policy_decide(s->tls_mode, &s->att, &d);
+	session_tls_apply(s, &d);
+}
+
 /* Connected and holding a DCID: greet, then run the job. */
 static void
 session_start(struct session *s, uint32_t dcid)
@@ -447,6 +735,8 @@ session_start(struct session *s, uint32_t dcid)
 	    s->port);
 	snprintf(tag, sizeof tag, "DCID %u", dcid);
 	s->sc = smtpc_new(dl->hostname, tag);
+	if (s->tls_mode != TLS_OUT_OFF)
+		smtpc_tls_hook(s->sc, 1);
 	if (uv_read_start((uv_stream_t *)&s->tcp, session_alloc, session_read) != 0) {
 		session_lost(s, "4.4.2 cannot read from the connection");
 		return;
@@ -510,6 +800,24 @@ session_connected(uv_connect_t *req, int status)
 	session_start(s, dcid);
 }
 
+/* The destination's TLS mode and client certificate (spec 3.2: its own
+ * entry, else the "default" entry; the certificate likewise, else
+ * tls.outbound.certificate). */
+static void
+session_tls_setup(struct deliver *dl, struct session *s)
+{
+	const struct cfg_destination *d = config_destination(dl->cfg, s->domain);
+	const struct cfg_destination *dflt = config_destination(dl->cfg, "default");
+	const char *cert;
+
+	s->tls_mode = tls_policy_effective(d ? d->tls : TLS_OUT_DEFAULT,
+	    dflt ? dflt->tls : TLS_OUT_DEFAULT);
+	cert = d && d->certificate ? d->certificate : dflt && dflt->certificate ?
+	    dflt->certificate : dl->cfg->tls.outbound.certificate;
+	s->tls_cert = cert ? xstrdup(cert) : NULL;
+	memset(&s->att, 0, sizeof s->att);
+}
+
 struct session *
 session_connect(struct deliver *dl, struct job *j, const struct target_host *h,
     const struct dns_addr *a, char *err, size_t errlen)
@@ -540,6 +848,8 @@ session_connect(struct deliver *dl, struct job *j, const struct target_host *h,
 	s->port = h->port;
 	snprintf(s->domain, sizeof s->domain, "%s", j->domain);
 	snprintf(s->host, sizeof s->host, "%s", h->name);
+	s->host_configured = h->configured;
+	session_tls_setup(dl, s);
 	snprintf(s->addr, sizeof s->addr, "%s", a->text);
 	buf_init(&s->line, REPLY_LINE_MAX);
 	uv_tcp_init(dl->loop, &s->tcp);

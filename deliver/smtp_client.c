@@ -31,18 +31,21 @@ enum sc_state {
 	SC_READY,	/* greeted; no transaction running */
 	SC_TXN,		/* transaction commands in flight */
 	SC_BODY,	/* 354 received: the body goes out */
+	SC_TLS_DECIDE,	/* greeted: the caller decides about STARTTLS */
+	SC_STARTTLS,	/* STARTTLS sent */
+	SC_HANDSHAKE,	/* 220 to STARTTLS: the caller does the handshake */
 	SC_QUIT,	/* QUIT sent */
 	SC_DEAD,	/* nothing more can be done on this connection */
 };
 
 enum sc_cmd {
 	CMD_BANNER, CMD_EHLO, CMD_HELO, CMD_RSET_REUSE, CMD_MAIL, CMD_RCPT, CMD_DATA,
-	CMD_DOT, CMD_DOT_DISCARD, CMD_RSET_END, CMD_QUIT,
+	CMD_DOT, CMD_DOT_DISCARD, CMD_RSET_END, CMD_QUIT, CMD_STARTTLS,
 };
 
 static const char *const cmd_names[] = {
 	"banner", "EHLO", "HELO", "RSET", "MAIL FROM", "RCPT TO", "DATA",
-	"end of data", "end of data", "RSET", "QUIT",
+	"end of data", "end of data", "RSET", "QUIT", "STARTTLS",
 };
 
 struct sc_expect {
@@ -75,6 +78,10 @@ struct smtp_client {
 	int			 quit_sent;
 	unsigned		 ntxn;
 	char			 final[SMTPC_TEXT_MAX];
+	int			 tls_hook;	/* stop after the greeting for TLS */
+	int			 tls_active;
+	int			 ehlo_rejected;
+	char			 tls_reply[SMTPC_TEXT_MAX];	/* to STARTTLS */
 };
 
 struct smtp_client *
@@ -281,7 +288,8 @@ smtpc_abandon(struct smtp_client *c)
 	c->txn = NULL;
 	c->txn_started = 0;
 	c->reusable = 0;
-	if (in_data || c->state == SC_DEAD || c->state == SC_GREETING || c->state == SC_HELLO) {
+	if (in_data || c->state == SC_DEAD || c->state == SC_GREETING || c->state == SC_HELLO ||
+	    c->state == SC_STARTTLS || c->state == SC_HANDSHAKE) {
 		c->state = SC_DEAD;
 		return 0;
 	}
@@ -458,6 +466,10 @@ parse_ehlo(struct smtp_client *c)
 static enum smtpc_event
 session_ready(struct smtp_client *c)
 {
+	if (c->tls_hook && !c->tls_active && c->state == SC_HELLO) {
+		c->state = SC_TLS_DECIDE;
+		return SMTPC_EV_TLS;
+	}
 	c->state = SC_READY;
 	if (c->txn != NULL && !c->txn_started)
 		return txn_start(c);
@@ -535,6 +547,7 @@ on_reply(struct smtp_client *c)
 
 			log_info("%s EHLO refused (%s); trying HELO", c->tag,
 			    log_safe(text, safe, sizeof safe));
+			c->ehlo_rejected = 1;
 			send_cmd(c, CMD_HELO, 0, "HELO %s", c->helo);
 			return SMTPC_EV_NONE;
 		}
@@ -545,6 +558,14 @@ on_reply(struct smtp_client *c)
 			return session_ready(c);
 		}
 		return session_fail(c, st, REASON_SMTP, text, st == 4, 1);
+	case CMD_STARTTLS:
+		snprintf(c->tls_reply, sizeof c->tls_reply, "%s", text);
+		if (r->code == 220) {
+			c->state = SC_HANDSHAKE;
+			return SMTPC_EV_TLS_READY;
+		}
+		c->state = SC_TLS_DECIDE;
+		return SMTPC_EV_TLS_REFUSED;
 	case CMD_RSET_REUSE:
 		if (st != 2) {
 			c->reusable = 0;
@@ -699,4 +720,71 @@ smtpc_fail(struct smtp_client *c, const char *why)
 		return SMTPC_EV_RETRY;
 	}
 	return session_fail(c, 4, REASON_CONN, text, !c->dot_sent, 0);
+}
+
+/* ---- STARTTLS (the decisions are the caller's: tls_policy.h) ---- */
+
+void
+smtpc_tls_hook(struct smtp_client *c, int on)
+{
+	c->tls_hook = on;
+}
+
+int
+smtpc_ehlo_rejected(const struct smtp_client *c)
+{
+	return c->ehlo_rejected;
+}
+
+int
+smtpc_tls_active(const struct smtp_client *c)
+{
+	return c->tls_active;
+}
+
+const char *
+smtpc_tls_reply(const struct smtp_client *c)
+{
+	return c->tls_reply;
+}
+
+int
+smtpc_starttls(struct smtp_client *c)
+{
+	if (c->state != SC_TLS_DECIDE || !(c->ext & SMTPC_EXT_STARTTLS))
+		return -1;
+	c->state = SC_STARTTLS;
+	send_cmd(c, CMD_STARTTLS, 0, "STARTTLS");
+	return 0;
+}
+
+enum smtpc_event
+smtpc_tls_skip(struct smtp_client *c)
+{
+	if (c->state != SC_TLS_DECIDE)
+		return SMTPC_EV_NONE;
+	c->state = SC_HELLO;
+	c->tls_hook = 0;
+	return session_ready(c);
+}
+
+void
+smtpc_tls_started(struct smtp_client *c)
+{
+	if (c->state != SC_HANDSHAKE)
+		return;
+	/* RFC 3207 4.2: what the server said before TLS is forgotten. */
+	c->tls_active = 1;
+	c->ext = 0;
+	c->size_max = 0;
+	c->state = SC_HELLO;
+	send_cmd(c, CMD_EHLO, 0, "EHLO %s", c->helo);
+}
+
+enum smtpc_event
+smtpc_defer(struct smtp_client *c, const char *text, int send_quit)
+{
+	if (send_quit && c->state == SC_HANDSHAKE)
+		send_quit = 0;	/* the stream is TLS garbage to the server now */
+	return session_fail(c, 4, REASON_CONN, text, 1, send_quit);
 }

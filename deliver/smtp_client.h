@@ -20,6 +20,13 @@
  *                   attempted; reconnect and start again
  *   SMTPC_EV_CLOSE  the connection is finished (QUIT answered, or the
  *                   server closed or broke protocol while idle)
+ *   SMTPC_EV_TLS    (with smtpc_tls_hook) greeted in clear: decide
+ *                   (smtpc_extensions, smtpc_ehlo_rejected) and call
+ *                   smtpc_starttls, smtpc_tls_skip or smtpc_defer
+ *   SMTPC_EV_TLS_READY    220 to STARTTLS: do the handshake, then
+ *                   smtpc_tls_started (EHLO again) or smtpc_defer
+ *   SMTPC_EV_TLS_REFUSED  STARTTLS got another reply (smtpc_tls_reply):
+ *                   smtpc_tls_skip or smtpc_defer
  *
  * A transaction may be given with smtpc_begin() right after smtpc_new(),
  * before the banner: it starts once the greeting and EHLO are done.  On a
@@ -27,8 +34,9 @@
  * engine makes up itself start with an RFC 3463 code ("5.6.7 ...").
  *
  * Not for: DNS, connecting, timers (the caller calls smtpc_fail() when
- * its timer fires), TLS, logging the mail-flow lines (the caller does,
- * from the results).
+ * its timer fires), the TLS library and the TLS policy (the caller, at
+ * the TLS events), logging the mail-flow lines (the caller does, from the
+ * results).
  */
 #ifndef SP_DELIVER_SMTP_CLIENT_H
 #define SP_DELIVER_SMTP_CLIENT_H
@@ -70,6 +78,9 @@ enum smtpc_event {
 	SMTPC_EV_DONE,
 	SMTPC_EV_RETRY,
 	SMTPC_EV_CLOSE,
+	SMTPC_EV_TLS,
+	SMTPC_EV_TLS_READY,
+	SMTPC_EV_TLS_REFUSED,
 };
 
 struct smtp_client;
@@ -120,5 +131,23 @@ unsigned		 smtpc_extensions(const struct smtp_client *c);
 const char		*smtpc_final_reply(const struct smtp_client *c);
 /* Transactions finished on this connection. */
 unsigned		 smtpc_transactions(const struct smtp_client *c);
+
+/* STARTTLS.  With the hook on, the engine stops after the greeting
+ * (SMTPC_EV_TLS) instead of starting the transaction. */
+void			 smtpc_tls_hook(struct smtp_client *c, int on);
+int			 smtpc_ehlo_rejected(const struct smtp_client *c);
+int			 smtpc_tls_active(const struct smtp_client *c);
+/* The reply to STARTTLS, one line ("" before). */
+const char		*smtpc_tls_reply(const struct smtp_client *c);
+/* Sends STARTTLS (at SMTPC_EV_TLS, if advertised); 0, or -1. */
+int			 smtpc_starttls(struct smtp_client *c);
+/* Goes on in clear: the transaction starts (returns its first event). */
+enum smtpc_event	 smtpc_tls_skip(struct smtp_client *c);
+/* The handshake worked: EHLO again (RFC 3207 4.2). */
+void			 smtpc_tls_started(struct smtp_client *c);
+/* Nothing may be delivered on this connection: pending recipients get 4,
+ * REASON_CONN and text ("4.7.4 ..."), the next host may be tried; QUIT
+ * if send_quit and the server can still read it. */
+enum smtpc_event	 smtpc_defer(struct smtp_client *c, const char *text, int send_quit);
 
 #endif

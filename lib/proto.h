@@ -112,6 +112,10 @@ enum imsg_type {
 	 * answered 4, REASON_CONN, so it stays queued), close their
 	 * connections, then flush as DMSG_FLUSH. */
 	DMSG_ABORT = 45,
+	/* deliver -> qmgr (reqid 0): str domain, str host ("mx.example
+	 * [192.0.2.1]"), str mode (tls: keyword), str reason.  A TLS failure,
+	 * kept as the destination's "Last TLS Error" (hoststatus). */
+	DMSG_TLS_ERROR = 46,
 };
 
 enum id_kind { ID_MID = 1, ID_ICID = 2, ID_DCID = 3 };

@@ -355,6 +355,16 @@ ctl_hoststatus(struct qmgr *q, struct ctl_reply *r, const char *arg)
 		ctl_rec_add(r, "ip", "%s", d->last_5xx_ip ? d->last_5xx_ip : "");
 		ctl_rec_end(r);
 	}
+	if (d && d->last_tls) {
+		ctl_rec_begin(r);
+		ctl_rec_add(r, "section", "error");
+		ctl_rec_add(r, "name", "Last TLS Error");
+		ctl_rec_add(r, "mode", "%s", d->last_tls_mode);
+		ctl_rec_add(r, "text", "%s", d->last_tls);
+		ctl_rec_add(r, "time", "%llu", (unsigned long long)d->last_tls_time);
+		ctl_rec_add(r, "ip", "%s", d->last_tls_ip ? d->last_tls_ip : "");
+		ctl_rec_end(r);
+	}
 }
 
 static int tophosts_key;

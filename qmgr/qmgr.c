@@ -430,6 +430,9 @@ peer_frame(struct ipc_conn *c, const struct ipc_hdr *hdr, const unsigned char *p
 	case DMSG_RESULT:
 		sched_result(q, p, hdr->reqid, pl, hdr->len);
 		break;
+	case DMSG_TLS_ERROR:
+		sched_tls_error(q, pl, hdr->len);
+		break;
 	default:
 		log_warning("unexpected message type %u from %s %d", hdr->type,
 		    p->kind == PROC_SMTPD ? "smtpd" : "deliver", p->slot);

@@ -79,6 +79,8 @@ struct dest {
 	int		 host_state;
 	char		*last_5xx, *last_5xx_ip;
 	uint64_t	 last_5xx_time;
+	char		*last_tls, *last_tls_ip, *last_tls_mode;
+	uint64_t	 last_tls_time;
 	uint64_t	 scratch;		/* tophosts: active recipients */
 	struct dest	*hnext, *rnext;
 };
@@ -170,6 +172,8 @@ void		 sched_write_envelope(struct qmgr *q, struct qmsg *m);
 size_t		 sched_jobs(struct qmgr *q);
 size_t		 sched_active_dests(struct qmgr *q);
 struct dest	*sched_dest_find(struct qmgr *q, const char *domain);
+/* DMSG_TLS_ERROR from deliver: the destination's last TLS failure. */
+void		 sched_tls_error(struct qmgr *q, const unsigned char *pl, size_t len);
 void		 sched_reset_host_counters(struct qmgr *q);
 /* Queue operations of sallyctl: rcpt selects the recipients (exact,
  * case-insensitive match on domain or sender; NULL = all).  Recipients in

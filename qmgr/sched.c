@@ -65,6 +65,42 @@ sched_dest_find(struct qmgr *q, const char *domain)
 	return NULL;
 }
 
+void
+sched_tls_error(struct qmgr *q, const unsigned char *pl, size_t len)
+{
+	struct ipc_rd rd;
+	char *domain, *host, *mode, *text;
+	const char *lb, *rb;
+	struct dest *d;
+
+	ipc_rd_init(&rd, pl, len);
+	domain = ipc_get_strdup(&rd, 1024);
+	host = ipc_get_strdup(&rd, 1024);
+	mode = ipc_get_strdup(&rd, 64);
+	text = ipc_get_strdup(&rd, 2048);
+	if (!ipc_rd_ok(&rd) || domain == NULL || host == NULL || mode == NULL ||
+	    text == NULL || *domain == '\0') {
+		log_warning("malformed TLS error report from deliver");
+		goto out;
+	}
+	d = dest_get(q, domain);
+	free(d->last_tls);
+	free(d->last_tls_ip);
+	free(d->last_tls_mode);
+	lb = strchr(host, '[');
+	rb = lb ? strchr(lb, ']') : NULL;
+	d->last_tls_ip = lb && rb ? xstrndup(lb + 1, (size_t)(rb - lb - 1)) : xstrdup(host);
+	d->last_tls = text;
+	d->last_tls_mode = mode;
+	d->last_tls_time = qmgr_now();
+	text = mode = NULL;
+out:
+	free(domain);
+	free(host);
+	free(mode);
+	free(text);
+}
+
 /* A counter event of one recipient: global and for its destination. */
 static void
 count_rcpt(struct qmgr *q, const char *domain, enum counter_id id)
@@ -82,6 +118,9 @@ dest_free(struct dest *d)
 	free(d->domain);
 	free(d->last_5xx);
 	free(d->last_5xx_ip);
+	free(d->last_tls);
+	free(d->last_tls_ip);
+	free(d->last_tls_mode);
 	free(d);
 }
 
