@@ -13,6 +13,8 @@
  *   session.c      one TCP connection running smtp_client.c, its timers,
  *                  body streaming, the idle pool for reuse
  *   smtp_client.c  the SMTP protocol engine (no I/O)
+ *   probe.c        sallyctl tlsverify: one connection as delivery would
+ *                  make it, checked as required-verify, step by step
  *
  * Not for: other daemons; nothing here is in lib/.
  */
@@ -40,9 +42,11 @@
 #define JOB_MAX_SESSIONS	3	/* SMTP sessions (banner seen) per job */
 #define QUIT_TIMEOUT		10	/* seconds to wait for 221 */
 #define REPLY_LINE_MAX		1024	/* longer is a broken server */
+#define PROBE_TIMEOUT		20	/* tlsverify: seconds per step */
 
 struct deliver;
 struct session;
+struct probe;
 
 /* One host of a destination, in the order to try. */
 struct target_host {
@@ -154,6 +158,7 @@ struct session {
 	int			 handshaking;
 	struct tls_attempt	 att;
 	char			 tls_detail[TLS_REASON_MAX];
+	struct probe		*probe;		/* tlsverify: no job, a transcript */
 };
 TAILQ_HEAD(session_list, session);
 
@@ -251,6 +256,15 @@ void		 job_txn_done(struct job *j, struct session *s);
 void		 job_txn_retry(struct job *j, struct session *s);
 void		 job_pump_body(struct job *j);
 
+/* probe.c */
+/* Starts `tlsverify DOMAIN [HOST[:PORT]]`; the reply goes to master with
+ * reqid when the probe is over. */
+void	probe_start(struct deliver *dl, uint32_t reqid, int argc, char **argv);
+/* One line of the transcript (printf). */
+void	probe_line(struct probe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The probe's connection is over: ok 1 when TLS was verified. */
+void	probe_done(struct probe *p, int ok);
+
 /* route.c */
 /* The host list for a domain without a DNS answer: an address literal or
  * the smtp_routes entry.  Returns 1 and fills *hosts (free()), or 0 when
@@ -280,6 +294,10 @@ void		 session_resume_waiting(struct deliver *dl);
 /* Sends QUIT when that is safe, else closes. */
 void		 session_quit(struct session *s);
 void		 session_close(struct session *s);
+/* tlsverify: connects to a for p (no job); NULL and err if it cannot start. */
+struct session	*session_probe(struct deliver *dl, struct probe *p, const char *domain,
+		    const struct target_host *h, const struct dns_addr *a, char *err,
+		    size_t errlen);
 /* The job leaves the session (abandon, abort): QUIT when the protocol
  * allows it, else a hard close (in the middle of DATA nothing may be
  * written: it would become message text, and "." would deliver a cut

@@ -691,6 +691,12 @@ deliver_master_frame(struct deliver *dl, const struct ipc_hdr *hdr, const unsign
 		ctl_reply_init(&r);
 		if (ctl_decode_request(p, hdr->len, &argc, &argv) < 0) {
 			ctl_reply_error(&r, "deliver: malformed request");
+		} else if (strcmp(argv[0], "tlsverify") == 0) {
+			/* Answered when the connection is over. */
+			ctl_reply_free(&r);
+			probe_start(dl, hdr->reqid, argc, argv);
+			ctl_free_argv(argc, argv);
+			break;
 		} else {
 			deliver_ctl(dl, argc, argv, &r);
 			ctl_free_argv(argc, argv);

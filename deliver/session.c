@@ -93,6 +93,12 @@ session_close(struct session *s)
 
 	if (s->state == SESS_CLOSING)
 		return;
+	if (s->probe != NULL) {
+		probe_line(s->probe, "Connection to %s closed before the check was complete.",
+		    s->addr);
+		probe_done(s->probe, 0);
+		s->probe = NULL;
+	}
 	unlink_queues(s);
 	s->state = SESS_CLOSING;
 	TAILQ_REMOVE(&dl->sessions, s, entry);
@@ -468,6 +474,12 @@ session_lost(struct session *s, const char *why)
 {
 	if (s->state == SESS_CLOSING)
 		return;
+	if (s->probe != NULL) {
+		probe_line(s->probe, "Connection to %s failed: %s.", s->addr, why);
+		probe_line(s->probe, "TLS verification failed.");
+		probe_done(s->probe, 0);
+		s->probe = NULL;
+	}
 	if (s->state == SESS_CONNECTING || s->state == SESS_WAIT_DCID) {
 		struct job *j = s->job;
 
@@ -554,6 +566,8 @@ session_tls_apply(struct session *s, const struct tls_decision *d)
 
 	switch (d->action) {
 	case TLS_ACT_STARTTLS:
+		if (s->probe != NULL)
+			probe_line(s->probe, "Checking TLS connection.");
 		if (smtpc_starttls(s->sc) < 0) {
 			session_lost(s, "4.7.4 cannot send STARTTLS");
 			return;
@@ -575,8 +589,28 @@ session_tls_apply(struct session *s, const struct tls_decision *d)
 			    s->addr, d->reason);
 		smtpc_tls_started(s->sc);
 		session_flush(s);
+		if (s->probe != NULL) {
+			probe_line(s->probe, "TLS connection to %s succeeded.", s->addr);
+			probe_line(s->probe, "TLS successfully connected to %s.", s->host);
+			probe_line(s->probe, "TLS verification completed.");
+			probe_done(s->probe, 1);
+			s->probe = NULL;
+			session_quit(s);
+		}
 		return;
 	case TLS_ACT_DEFER:
+		if (s->probe != NULL) {
+			probe_line(s->probe, "TLS connection to %s failed: %s.", s->addr, d->reason);
+			probe_line(s->probe, "TLS verification failed.");
+			probe_done(s->probe, 0);
+			s->probe = NULL;
+			if (!d->close && smtpc_quit(s->sc)) {
+				session_flush(s);
+				session_quit(s);
+			} else
+				session_close(s);
+			return;
+		}
 		session_tls_report(s, d);
 		snprintf(text, sizeof text, "%s TLS %s with %.100s [%s] (mode %s): %.200s", d->status,
 		    strcmp(d->status, "4.7.4") == 0 ? "not available" : "failed", s->host,
@@ -647,6 +681,8 @@ session_tls_failed(struct session *s, const char *why)
 	s->handshaking = 0;
 	s->att.handshake = TLS_HANDSHAKE_FAILED;
 	snprintf(s->tls_detail, sizeof s->tls_detail, "%s", why);
+	if (s->probe != NULL)
+		probe_line(s->probe, "TLS handshake failed: %s.", why);
 	s->att.detail = s->tls_detail;
 	tls_policy_decide(s->tls_mode, &s->att, &d);
 	session_tls_apply(s, &d);
@@ -666,6 +702,8 @@ session_tls_verify(struct session *s)
 	char why[TLS_NAME_WHY_MAX];
 
 	s->att.verify = TLS_VERIFY_FAILED;
+	if (s->probe != NULL)
+		probe_line(s->probe, "Verifying peer certificate.");
 	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL) {
 		snprintf(s->tls_detail, sizeof s->tls_detail, "the server sent no certificate");
 		return;
@@ -673,8 +711,14 @@ session_tls_verify(struct session *s)
 	if ((vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(s->tls_detail, sizeof s->tls_detail, "certificate not trusted: %s",
 		    X509_verify_cert_error_string(vr));
+		if (s->probe != NULL)
+			probe_line(s->probe, "Certificate chain not trusted: %s.",
+			    X509_verify_cert_error_string(vr));
 		return;
 	}
+	if (s->probe != NULL)
+		probe_line(s->probe, "Certificate chain verified.  Verifying certificate names "
+		    "against %s and %s.", s->domain, s->host);
 	refs[0].name = s->domain;
 	refs[0].kind = TLS_REFID_DOMAIN;
 	refs[1].name = s->host;
@@ -683,10 +727,16 @@ session_tls_verify(struct session *s)
 	    TLS_NAME_HOSTED : TLS_NAME_VERIFY, why, sizeof why)) {
 		snprintf(s->tls_detail, sizeof s->tls_detail, "certificate name mismatch: %.200s",
 		    why);
+		if (s->probe != NULL)
+			probe_line(s->probe, "TLS certificate name mismatch: %s.", why);
 		return;
 	}
 	s->att.verify = TLS_VERIFY_OK;
 	snprintf(s->tls_detail, sizeof s->tls_detail, "%.250s", why);
+	if (s->probe != NULL) {
+		probe_line(s->probe, "TLS certificate match: %s.", why);
+		probe_line(s->probe, "TLS certificate verified.");
+	}
 }
 
 static void
@@ -708,6 +758,9 @@ session_tls_handshake(struct session *s)
 	tls_ctx_describe(tls_io_ssl(s->tls), version, sizeof version, cipher, sizeof cipher,
 	    peer, sizeof peer);
 	s->att.detail = NULL;
+	if (s->probe != NULL)
+		probe_line(s->probe, "TLS connection established: protocol %s, cipher %s.",
+		    version, cipher);
 	if (tls_policy_verifies(s->tls_mode, s->att.dane) ||
 	    s->tls_mode == TLS_OUT_PREFERRED_VERIFY) {
 		session_tls_verify(s);
@@ -743,6 +796,8 @@ session_start(struct session *s, uint32_t dcid)
 	}
 	if (s->job != NULL)
 		session_run(s, s->job);
+	else if (s->probe != NULL)
+		session_timer(s, s->command_timeout);	/* the greeting, then TLS */
 	else
 		session_quit(s);
 }
@@ -789,6 +844,8 @@ session_connected(uv_connect_t *req, int status)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, s->local,
 			    sizeof s->local);
 	}
+	if (s->probe != NULL)
+		probe_line(s->probe, "Connected to %s from interface %s.", s->addr, s->local);
 	if (deliver_dcid_take(dl, &dcid) < 0) {
 		log_debug("connection to %s [%s] waits for a DCID", s->host, s->addr);
 		s->state = SESS_WAIT_DCID;
@@ -818,9 +875,44 @@ session_tls_setup(struct deliver *dl, struct session *s)
 	memset(&s->att, 0, sizeof s->att);
 }
 
+static struct session *session_open(struct deliver *dl, const char *domain,
+    const struct target_host *h, const struct dns_addr *a, uint32_t connect_timeout,
+    uint32_t command_timeout, char *err, size_t errlen);
+
 struct session *
 session_connect(struct deliver *dl, struct job *j, const struct target_host *h,
     const struct dns_addr *a, char *err, size_t errlen)
+{
+	struct session *s = session_open(dl, j->domain, h, a, j->connect_timeout,
+	    j->command_timeout, err, errlen);
+
+	if (s == NULL)
+		return NULL;
+	s->job = j;
+	j->sess = s;
+	log_debug("MID %u connecting to %s [%s]:%u", j->mid, s->host, s->addr, s->port);
+	return s;
+}
+
+struct session *
+session_probe(struct deliver *dl, struct probe *p, const char *domain,
+    const struct target_host *h, const struct dns_addr *a, char *err, size_t errlen)
+{
+	uint32_t t = dl->connect_timeout < PROBE_TIMEOUT ? dl->connect_timeout : PROBE_TIMEOUT;
+	struct session *s = session_open(dl, domain, h, a, t, PROBE_TIMEOUT, err, errlen);
+
+	if (s == NULL)
+		return NULL;
+	/* The spec: tlsverify checks against the required (verify) settings. */
+	s->tls_mode = TLS_OUT_REQUIRED_VERIFY;
+	s->probe = p;
+	return s;
+}
+
+static struct session *
+session_open(struct deliver *dl, const char *domain, const struct target_host *h,
+    const struct dns_addr *a, uint32_t connect_timeout, uint32_t command_timeout, char *err,
+    size_t errlen)
 {
 	struct session *s = xcalloc(1, sizeof *s);
 	struct sockaddr_storage ss;
@@ -843,10 +935,10 @@ session_connect(struct deliver *dl, struct job *j, const struct target_host *h,
 	s->dl = dl;
 	s->dcid = DCID_NONE;
 	s->state = SESS_CONNECTING;
-	s->command_timeout = j->command_timeout;
+	s->command_timeout = command_timeout;
 	s->idle_reuse = dl->idle_reuse;
 	s->port = h->port;
-	snprintf(s->domain, sizeof s->domain, "%s", j->domain);
+	snprintf(s->domain, sizeof s->domain, "%s", domain);
 	snprintf(s->host, sizeof s->host, "%s", h->name);
 	s->host_configured = h->configured;
 	session_tls_setup(dl, s);
@@ -866,10 +958,7 @@ session_connect(struct deliver *dl, struct job *j, const struct target_host *h,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&dl->sessions, s, entry);
-	s->job = j;
-	j->sess = s;
-	session_timer(s, j->connect_timeout);
-	log_debug("MID %u connecting to %s [%s]:%u", j->mid, s->host, s->addr, s->port);
+	session_timer(s, connect_timeout);
 	return s;
 }
 

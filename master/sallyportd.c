@@ -52,6 +52,7 @@
 #define SALLYPORT_VERSION	"0.1.0"
 #define BACKOFF_MAX_MS		60000
 #define CTL_TIMEOUT_MS		10000
+#define TLSVERIFY_TIMEOUT_MS	90000	/* connect, banner, EHLO, STARTTLS, handshake */
 
 static const char usage[] =
     "usage: sallyportd [-f] [-c FILE] [-t]\n"
@@ -1294,9 +1295,21 @@ pending_timeout(uv_timer_t *t)
 
 /* Sends argv to every running child of the given kinds (bitmask by
  * 1 << kind) and answers the client when all have replied. */
+static void fan_out_ex(struct master *, struct ctl_client *, uint32_t, char **, unsigned,
+    char *const *, int, uint64_t, int);
+
 static void
 fan_out(struct master *ms, struct ctl_client *cl, uint32_t reqid, int argc, char **argv,
     unsigned kinds, char *const *child_argv, int child_argc)
+{
+	(void)argc;
+	fan_out_ex(ms, cl, reqid, argv, kinds, child_argv, child_argc, CTL_TIMEOUT_MS, 0);
+}
+
+/* fan_out with a deadline, to at most max children (0: all). */
+static void
+fan_out_ex(struct master *ms, struct ctl_client *cl, uint32_t reqid, char **argv,
+    unsigned kinds, char *const *child_argv, int child_argc, uint64_t timeout_ms, int max)
 {
 	struct pending *p = xcalloc(1, sizeof *p);
 	struct buf b;
@@ -1312,21 +1325,23 @@ fan_out(struct master *ms, struct ctl_client *cl, uint32_t reqid, int argc, char
 	ms->pendings = p;
 	uv_timer_init(ms->loop, &p->timer);
 	p->timer.data = p;
-	uv_timer_start(&p->timer, pending_timeout, CTL_TIMEOUT_MS, 0);
+	uv_timer_start(&p->timer, pending_timeout, timeout_ms, 0);
 	buf_init(&b, 0);
-	(void)argc;
 	for (i = 0; i < ms->nchildren; i++) {
 		struct child *c = &ms->children[i];
 		if (!(kinds & (1u << c->kind)) || !c->running || c->chan == NULL)
 			continue;
 		ctl_encode_request(&b, p->id, child_argc, child_argv);
 		ipc_conn_send(c->chan, &b);
-		p->outstanding++;
+		if (++p->outstanding == max)
+			break;
 	}
 	buf_free(&b);
 	if (p->outstanding == 0) {
 		if (kinds & (1u << PROC_QMGR))
 			ctl_reply_error(&p->reply, "the queue manager is not running (restarting?)");
+		else if (kinds == (1u << PROC_DELIVER))
+			ctl_reply_error(&p->reply, "no delivery process is running (restarting?)");
 		pending_finish(p);
 	}
 }
@@ -1423,6 +1438,12 @@ ctl_request(struct ctl_client *cl, uint32_t reqid, int argc, char **argv)
 			break;
 		}
 		buf_free(&b);
+		return;
+	} else if (strcmp(cmd, "tlsverify") == 0) {
+		/* One deliver connects as delivery would; it answers when done. */
+		ctl_reply_free(&r);
+		fan_out_ex(ms, cl, reqid, argv, 1u << PROC_DELIVER, argv, argc,
+		    TLSVERIFY_TIMEOUT_MS, 1);
 		return;
 	} else if (strcmp(cmd, "tcpservices") == 0) {
 		tcpservices(ms, &r);
