@@ -47,6 +47,7 @@
 struct deliver;
 struct session;
 struct probe;
+struct dane_job;
 
 /* One host of a destination, in the order to try. */
 struct target_host {
@@ -159,6 +160,8 @@ struct session {
 	struct tls_attempt	 att;
 	char			 tls_detail[TLS_REASON_MAX];
 	struct probe		*probe;		/* tlsverify: no job, a transcript */
+	struct dane_job		*dane;		/* tls: dane: TLSA lookup, then its answer */
+	int			 dane_wait;	/* an EV_TLS waits for the lookup */
 };
 TAILQ_HEAD(session_list, session);
 

@@ -23,6 +23,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "proto.h"
+#include "dane.h"
 #include "tls_ctx.h"
 #include "xalloc.h"
 
@@ -79,6 +80,8 @@ deliver_tls_ctx(struct deliver *dl, const char *cert, char *err, size_t errlen)
 			return dl->tlsctx[i].ctx;
 	if ((ctx = tls_ctx_client(dl->cfg, cert, err, errlen)) == NULL)
 		return NULL;
+	if (dane_ctx_enable(ctx) < 0)
+		log_warning("TLS client context: DANE support unavailable");
 	dl->tlsctx = xrealloc(dl->tlsctx, (dl->ntlsctx + 1) * sizeof *dl->tlsctx);
 	dl->tlsctx[dl->ntlsctx].name = xstrdup(key);
 	dl->tlsctx[dl->ntlsctx].ctx = ctx;

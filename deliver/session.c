@@ -32,6 +32,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
+#include "dane.h"
 #include "tls_ctx.h"
 #include "tls_name.h"
 #include "xalloc.h"
@@ -45,9 +46,161 @@ struct session_write {
 
 static void session_event(struct session *s, int ev);
 static void session_lost(struct session *s, const char *why);
+static void dane_job_free(struct dane_job *j);
 static void session_tls_decide(struct session *s, int ev);
 static void session_tls_begin(struct session *s);
 static void session_tls_failed(struct session *s, const char *why);
+
+/*
+ * tls: dane (RFC 7672): the TLSA records of the host, validated with
+ * DNSSEC against dns.trust_anchors, looked up on the thread pool while
+ * the connection is made.  For a host from an MX lookup the MX RRset must
+ * validate too (2.2.1); a host from smtp_routes is the operator's word.
+ */
+struct dane_job {
+	uv_work_t		 work;
+	struct session		*s;	/* NULL: gone; the job frees itself */
+	int			 running;
+	ldns_resolver		*res;
+	char			*anchors;
+	size_t			 alen;
+	char			 domain[DNS_NAME_MAX + 1];
+	char			 host[DNS_NAME_MAX + 1];
+	uint16_t		 port;
+	int			 check_mx;
+	int			 mx_secure;
+	enum dane_status	 mx_status;
+	struct dane_result	 r;
+};
+
+static void
+dane_job_free(struct dane_job *j)
+{
+	free(j->anchors);
+	free(j);
+}
+
+static void
+dane_work(uv_work_t *w)
+{
+	struct dane_job *j = w->data;
+	struct dane_anchors *ta;
+	char err[DANE_ERR_MAX];
+
+	if ((ta = dane_anchors_load(j->anchors, j->alen, err, sizeof err)) == NULL) {
+		j->r.status = DANE_TEMPFAIL;
+		snprintf(j->r.error, sizeof j->r.error, "dns.trust_anchors: %.200s", err);
+		return;
+	}
+	j->mx_secure = 1;
+	if (j->check_mx) {
+		j->mx_status = dane_lookup_mx_secure(j->res, ta, j->domain, &j->mx_secure, err,
+		    sizeof err);
+		if (j->mx_status == DANE_BOGUS || j->mx_status == DANE_TEMPFAIL) {
+			j->r.status = j->mx_status;
+			snprintf(j->r.error, sizeof j->r.error, "MX of %.60s: %.180s", j->domain, err);
+		}
+	}
+	if (j->mx_secure)
+		dane_lookup(j->res, ta, j->host, j->port, &j->r);
+	else if (j->r.status != DANE_BOGUS && j->r.status != DANE_TEMPFAIL)
+		j->r.status = DANE_INSECURE;	/* no DANE for hosts of an insecure MX */
+	dane_anchors_free(ta);
+}
+
+static void session_tls_decide(struct session *s, int ev);
+
+/* What the lookup means for tls_policy (enum tls_dane_fact). */
+static enum tls_dane_fact
+dane_fact(const struct dane_job *j, size_t *usable)
+{
+	size_t i;
+
+	*usable = 0;
+	if (j->check_mx && !j->mx_secure && j->r.status != DANE_BOGUS &&
+	    j->r.status != DANE_TEMPFAIL)
+		return TLS_DANE_NONE;
+	switch (j->r.status) {
+	case DANE_SECURE_TLSA:
+		for (i = 0; i < j->r.ntlsa; i++)
+			if ((j->r.tlsa[i].usage == 2 || j->r.tlsa[i].usage == 3) &&
+			    j->r.tlsa[i].selector <= 1 && j->r.tlsa[i].mtype <= 2)
+				(*usable)++;
+		return *usable > 0 ? TLS_DANE_USABLE : TLS_DANE_UNUSABLE;
+	case DANE_SECURE_NONE:
+	case DANE_INSECURE:
+		return TLS_DANE_NONE;
+	default:
+		return TLS_DANE_LOOKUP_FAILED;
+	}
+}
+
+static void
+dane_done(uv_work_t *w, int status)
+{
+	struct dane_job *j = w->data;
+	struct session *s = j->s;
+	size_t usable;
+
+	j->running = 0;
+	if (s == NULL) {
+		dane_job_free(j);
+		return;
+	}
+	if (status < 0) {
+		j->r.status = DANE_TEMPFAIL;
+		snprintf(j->r.error, sizeof j->r.error, "lookup cancelled");
+	}
+	s->att.dane = dane_fact(j, &usable);
+	log_info("DANE %s port %u (domain %s): %s%s%s, %zu usable TLSA record(s)%s%s", j->host,
+	    (unsigned)j->port, j->domain, j->check_mx && !j->mx_secure &&
+	    s->att.dane == TLS_DANE_NONE ? "MX not secure, " : "", dane_status_str(j->r.status),
+	    "", usable, j->r.error[0] ? ": " : "", j->r.error);
+	if (s->att.dane == TLS_DANE_LOOKUP_FAILED) {
+		snprintf(s->tls_detail, sizeof s->tls_detail, "%s", j->r.error[0] ? j->r.error :
+		    dane_status_str(j->r.status));
+		s->att.detail = s->tls_detail;
+	}
+	if (s->dane_wait && s->state != SESS_CLOSING) {
+		s->dane_wait = 0;
+		session_tls_decide(s, SMTPC_EV_TLS);
+	}
+}
+
+/* Starts the TLSA lookup of a dane session. */
+static void
+dane_start(struct deliver *dl, struct session *s)
+{
+	const struct cfg_file *f = dl->cfg->dns.trust_anchors != NULL ?
+	    config_file(dl->cfg, dl->cfg->dns.trust_anchors) : NULL;
+	ldns_resolver *res = dns_resolver_ldns(dl->resolver);
+	struct dane_job *j;
+
+	if (f == NULL || res == NULL) {
+		log_info("DANE %s: %s; TLS is opportunistic", s->host, f == NULL ?
+		    "no DNSSEC trust anchors (dns.trust_anchors)" : "no DNS resolver");
+		s->att.dane = TLS_DANE_NONE;
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->work.data = j;
+	j->s = s;
+	j->res = res;
+	j->anchors = xmalloc(f->len + 1);
+	memcpy(j->anchors, f->data, f->len + 1);
+	j->alen = f->len;
+	snprintf(j->domain, sizeof j->domain, "%s", s->domain);
+	snprintf(j->host, sizeof j->host, "%s", s->host);
+	j->port = s->port;
+	j->check_mx = !s->host_configured;
+	if (uv_queue_work(dl->loop, &j->work, dane_work, dane_done) != 0) {
+		dane_job_free(j);
+		s->att.dane = TLS_DANE_LOOKUP_FAILED;
+		return;
+	}
+	j->running = 1;
+	s->dane = j;
+}
 
 static void
 session_freed(uv_handle_t *h)
@@ -60,6 +213,12 @@ session_freed(uv_handle_t *h)
 	smtpc_free(s->sc);
 	tls_io_free(s->tls);
 	free(s->tls_cert);
+	if (s->dane != NULL) {
+		if (s->dane->running)
+			s->dane->s = NULL;	/* still on the thread pool: it frees itself */
+		else
+			dane_job_free(s->dane);
+	}
 	free(s);
 }
 
@@ -629,11 +788,16 @@ session_tls_decide(struct session *s, int ev)
 {
 	struct tls_decision d;
 
+	if (ev == SMTPC_EV_TLS && s->dane != NULL && s->dane->running) {
+		s->dane_wait = 1;	/* dane_done() decides */
+		return;
+	}
 	if (ev == SMTPC_EV_TLS) {
 		s->att.ehlo = smtpc_ehlo_rejected(s->sc) ? TLS_EHLO_REJECTED :
 		    (smtpc_extensions(s->sc) & SMTPC_EXT_STARTTLS) ? TLS_EHLO_STARTTLS :
 		    TLS_EHLO_NO_STARTTLS;
-		s->att.detail = NULL;
+		if (s->att.dane != TLS_DANE_LOOKUP_FAILED)
+			s->att.detail = NULL;
 	} else {
 		s->att.starttls = TLS_STARTTLS_REFUSED;
 		snprintf(s->tls_detail, sizeof s->tls_detail, "%s", smtpc_tls_reply(s->sc));
@@ -667,6 +831,12 @@ session_tls_begin(struct session *s)
 	if (ctx == NULL || (s->tls = tls_io_new(ctx, 0, sni_name(s->host))) == NULL) {
 		session_tls_failed(s, ctx == NULL ? err : "cannot start TLS");
 		return;
+	}
+	if (s->tls_mode == TLS_OUT_DANE && s->att.dane == TLS_DANE_USABLE && s->dane != NULL &&
+	    dane_apply(tls_io_ssl(s->tls), s->host, &s->dane->r, err, sizeof err) <= 0) {
+		/* No record could be added: nothing can authenticate the peer. */
+		log_info("DCID %u DANE: %s", s->dcid, err);
+		s->att.dane = TLS_DANE_UNUSABLE;
 	}
 	s->handshaking = 1;
 	session_tls_handshake(s);
@@ -702,6 +872,17 @@ session_tls_verify(struct session *s)
 	char why[TLS_NAME_WHY_MAX];
 
 	s->att.verify = TLS_VERIFY_FAILED;
+	if (s->tls_mode == TLS_OUT_DANE) {
+		/* RFC 7672: the TLSA records authenticate the peer. */
+		vr = SSL_get_verify_result(ssl);
+		if (vr == X509_V_OK && SSL_get0_dane_authority(ssl, NULL, NULL) >= 0) {
+			s->att.verify = TLS_VERIFY_OK;
+			snprintf(s->tls_detail, sizeof s->tls_detail, "matched a TLSA record");
+		} else
+			snprintf(s->tls_detail, sizeof s->tls_detail, "no TLSA record matches "
+			    "the server's certificate (%s)", X509_verify_cert_error_string(vr));
+		return;
+	}
 	if (s->probe != NULL)
 		probe_line(s->probe, "Verifying peer certificate.");
 	if ((peer = SSL_get0_peer_certificate(ssl)) == NULL) {
@@ -941,7 +1122,10 @@ session_open(struct deliver *dl, const char *domain, const struct target_host *h
 	snprintf(s->domain, sizeof s->domain, "%s", domain);
 	snprintf(s->host, sizeof s->host, "%s", h->name);
 	s->host_configured = h->configured;
+	s->port = h->port;
 	session_tls_setup(dl, s);
+	if (s->tls_mode == TLS_OUT_DANE)
+		dane_start(dl, s);
 	snprintf(s->addr, sizeof s->addr, "%s", a->text);
 	buf_init(&s->line, REPLY_LINE_MAX);
 	uv_tcp_init(dl->loop, &s->tcp);

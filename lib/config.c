@@ -282,6 +282,7 @@ static const struct keydef certificate_defs[] = {
 static const struct keydef dns_defs[] = {
 	{ .key = "servers", .kind = K_SPECIAL },
 	{ .key = "timeout", .kind = K_DUR, .off = CO(dns.timeout) },
+	{ .key = "trust_anchors", .kind = K_PATH, .off = CO(dns.trust_anchors) },
 	{ .key = NULL },
 };
 
@@ -1342,6 +1343,7 @@ config_free(struct config *cfg)
 		free_policy(&cfg->policies[i]);
 	free(cfg->policies);
 	free_strv(cfg->dns.servers, cfg->dns.nservers);
+	free(cfg->dns.trust_anchors);
 	free(cfg->rescon.meminfo);
 	for (i = 0; i < cfg->naliases; i++)
 		free_alias(&cfg->aliases[i]);
@@ -2733,6 +2735,9 @@ config_attach_files(struct config *cfg, struct config_source **srcs,
 		return -1;
 	if (cfg->tls.trust.custom && attach(cfg, srcs, n, "tls.trust.custom_file",
 	    cfg->tls.trust.custom_file, err, errlen) < 0)
+		return -1;
+	if (cfg->dns.trust_anchors != NULL && attach(cfg, srcs, n, "dns.trust_anchors",
+	    cfg->dns.trust_anchors, err, errlen) < 0)
 		return -1;
 	if (cfg->auth.users_file != NULL && attach(cfg, srcs, n,
 	    "auth.users_file", cfg->auth.users_file, err, errlen) < 0)

@@ -257,6 +257,7 @@ struct config {
 		char	**servers;		/* "ip" or "ip:port"; none: resolv.conf */
 		size_t	  nservers;
 		uint32_t  timeout;		/* default 20 s; 0 disables lookups */
+		char	 *trust_anchors;	/* DNSSEC anchors (DS/DNSKEY) for tls: dane */
 	} dns;
 	struct {			/* `resource_conservation:` (smtpd) */
 		uint32_t memory_start;		/* percent, default 45 */

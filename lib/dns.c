@@ -429,6 +429,15 @@ struct dns_resolver {
 	size_t		  cap;
 };
 
+static int ldns_backend_query(void *, const char *, uint16_t, unsigned char **, size_t *,
+    char *, size_t);
+
+ldns_resolver *
+dns_resolver_ldns(struct dns_resolver *r)
+{
+	return r != NULL && r->fn == ldns_backend_query ? r->tmpl : NULL;
+}
+
 static ldns_resolver *
 resolver_borrow(struct dns_resolver *r)
 {

@@ -150,6 +150,10 @@ struct dns_resolver;
 struct dns_resolver	*dns_resolver_new(const struct dns_options *opt, char *err, size_t errlen);
 struct dns_resolver	*dns_resolver_new_fn(dns_query_fn *fn, void *arg);
 void			 dns_resolver_free(struct dns_resolver *r);
+/* The ldns resolver a dns_resolver_new() resolver clones its workers
+ * from (for lib/dane, which clones it too), or NULL for a script
+ * backend.  Read-only: never query or change it. */
+struct ldns_struct_resolver *dns_resolver_ldns(struct dns_resolver *r);
 /* Servers the resolver asks (0 for a scripted backend). */
 size_t			 dns_resolver_nameservers(const struct dns_resolver *r);
 

@@ -45,6 +45,7 @@
 #include "ipc_conn.h"
 #include "log.h"
 #include "proto.h"
+#include "dane.h"
 #include "tls_cert.h"
 #include "tls_ctx.h"
 #include "xalloc.h"
@@ -222,6 +223,18 @@ check_tls(const struct config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 		SSL_CTX_free(ctx);
+	}
+	if (cfg->dns.trust_anchors != NULL) {
+		const struct cfg_file *f = config_file(cfg, cfg->dns.trust_anchors);
+		struct dane_anchors *ta = f ? dane_anchors_load(f->data, f->len, e, sizeof e) :
+		    NULL;
+
+		if (ta == NULL) {
+			snprintf(err, errlen, "dns.trust_anchors: %s: %s", cfg->dns.trust_anchors,
+			    f ? e : "not loaded");
+			return -1;
+		}
+		dane_anchors_free(ta);
 	}
 	if ((ctx = tls_ctx_client(cfg, cfg->tls.outbound.certificate, e, sizeof e)) == NULL) {
 		snprintf(err, errlen, "outbound TLS: %s", e);
