@@ -2089,9 +2089,12 @@ auth_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 	(void)ctx;
 	if ((s = get_scalar(p, v, "forward")) == NULL)
 		return -1;
-	if (parse_hostport(s, &hp) < 0)
-		return perr(p, node_line(v), "auth: invalid forward '%s' "
-		    "(host[:port])", s);
+	memset(&hp, 0, sizeof hp);
+	if (parse_hostport(s, &hp) < 0 || !valid_ip(hp.host)) {
+		free(hp.host);
+		return perr(p, node_line(v), "auth: invalid forward '%s' (an IP "
+		    "address with an optional :port; smtpd resolves no names)", s);
+	}
 	if (cfg->auth.forward != NULL)
 		free(cfg->auth.forward->host);
 	else

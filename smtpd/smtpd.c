@@ -99,6 +99,7 @@
 #include "session.h"
 #include "xalloc.h"
 #include "auth.h"
+#include "auth_forward.h"
 #include "tls_ctx.h"
 #include "tls_io.h"
 
@@ -128,6 +129,7 @@ struct smtpd_conf {
 	unsigned		 refs;
 	SSL_CTX			**tls;		/* per listener; NULL: no TLS */
 	struct auth_users	*users;		/* NULL: no users file */
+	SSL_CTX			*fwd_ctx;	/* auth.forward over TLS */
 };
 
 /* A password check on the thread pool.  c is NULL once the connection
@@ -139,6 +141,7 @@ struct auth_job {
 	char			 user[256];
 	char			 pass[512];
 	int			 result;
+	char			 err[256];
 };
 
 /* IDs of one kind received from qmgr and not used yet.  A pool that
@@ -301,6 +304,10 @@ conf_load(struct daemon *d)
 			log_warning("auth.users_file %s: %s; AUTH is not offered",
 			    cfg->auth.users_file, err);
 	}
+	if (sc->users == NULL && cfg->auth.forward != NULL &&
+	    cfg->auth.forward_tls != TLS_OUT_OFF &&
+	    (sc->fwd_ctx = tls_ctx_client(cfg, NULL, err, sizeof err)) == NULL)
+		log_warning("auth.forward: no TLS: %s", err);
 	return sc;
 }
 
@@ -322,6 +329,7 @@ conf_unref(struct smtpd_conf *sc)
 		SSL_CTX_free(sc->tls[i]);
 	free(sc->tls);
 	auth_users_free(sc->users);
+	SSL_CTX_free(sc->fwd_ctx);
 	config_free(sc->cfg);
 	free(sc);
 }
@@ -591,7 +599,11 @@ auth_work(uv_work_t *w)
 {
 	struct auth_job *j = w->data;
 
-	j->result = auth_users_check(j->conf->users, j->user, j->pass);
+	if (j->conf->users != NULL)
+		j->result = auth_users_check(j->conf->users, j->user, j->pass);
+	else
+		j->result = auth_forward_check(j->conf->cfg, j->conf->fwd_ctx, j->user, j->pass,
+		    j->err, sizeof j->err);
 	explicit_bzero(j->pass, sizeof j->pass);
 }
 
@@ -602,6 +614,12 @@ auth_done(uv_work_t *w, int status)
 	struct conn *c = j->c;
 	int result = status < 0 ? -1 : j->result;
 
+	if (result < 0 && j->err[0] != '\0') {
+		char safe[sizeof j->user * 4];
+
+		log_warning("AUTH check for '%s' failed: %s", log_safe(j->user, safe,
+		    sizeof safe), j->err);
+	}
 	explicit_bzero(j->pass, sizeof j->pass);
 	conf_unref(j->conf);
 	free(j);
@@ -1084,7 +1102,7 @@ conn_start_session(struct conn *c, uint32_t icid)
 	sp.conns_from_ip = conns_from_ip(sd, c);
 	sp.rates = sd->rates;
 	sp.tls_available = c->conf->tls[c->lcfg - cfg->listeners] != NULL;
-	sp.auth_available = c->conf->users != NULL;
+	sp.auth_available = c->conf->users != NULL || c->conf->cfg->auth.forward != NULL;
 	c->s = smtp_session_new(&sp, &session_ops, c);
 	sd->nsessions++;
 	c->started = c->last_active = uv_now(sd->d.loop);
