@@ -5,6 +5,9 @@
 #   make run        install dependencies, build, run the gateway in the
 #                   foreground on its built-in default config
 #   make bench      load test: N sessions x M messages of S bytes to a sink
+#   make bench-hat  HAT stage: connections/s with a 1,000-entry HAT
+#   make bench-status  status/tophosts/hoststatus latency with a big queue
+#   make bench-tls  inbound STARTTLS handshakes/s, resumption on and off
 #   make install    install (honours DESTDIR, prefix)
 #   make deps       install build and test dependencies (apt-get / pkg)
 #   make fuzz       build the libFuzzer targets in t/fuzz/ (clang)
@@ -118,6 +121,10 @@ bench-status: deps
 	$(MAKE) all
 	t/bench/status-latency
 
+bench-tls: deps
+	$(MAKE) all
+	t/bench/tls-bench $(if $(N),$(N)) $(if $(C),$(C))
+
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(DEP_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz: config.mk
 	@mkdir -p $(BUILD)/fuzz
@@ -143,5 +150,5 @@ clean:
 distclean: clean
 	rm -rf config.mk config.log config.status configure autom4te.cache
 
-.PHONY: all check run bench bench-hat bench-status deps fuzz install clean distclean FORCE
+.PHONY: all check run bench bench-hat bench-status bench-tls deps fuzz install clean distclean FORCE
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
