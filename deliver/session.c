@@ -771,7 +771,7 @@ session_tls_apply(struct session *s, const struct tls_decision *d)
 			return;
 		}
 		session_tls_report(s, d);
-		snprintf(text, sizeof text, "%s TLS %s with %.100s [%s] (mode %s): %.200s", d->status,
+		snprintf(text, sizeof text, "%s TLS %s with %.80s [%s] (mode %s): %.300s", d->status,
 		    strcmp(d->status, "4.7.4") == 0 ? "not available" : "failed", s->host,
 		    s->addr, tls_policy_mode_name(s->tls_mode), d->reason);
 		ev = smtpc_defer(s->sc, text, !d->close);

@@ -784,7 +784,8 @@ smtpc_tls_started(struct smtp_client *c)
 enum smtpc_event
 smtpc_defer(struct smtp_client *c, const char *text, int send_quit)
 {
-	if (send_quit && c->state == SC_HANDSHAKE)
-		send_quit = 0;	/* the stream is TLS garbage to the server now */
+	/* After a failed handshake the caller says send_quit 0 (nothing
+	 * can be said); after a verification failure TLS is up and QUIT
+	 * goes out over it. */
 	return session_fail(c, 4, REASON_CONN, text, 1, send_quit);
 }

@@ -147,7 +147,7 @@ enum smtpc_event	 smtpc_tls_skip(struct smtp_client *c);
 void			 smtpc_tls_started(struct smtp_client *c);
 /* Nothing may be delivered on this connection: pending recipients get 4,
  * REASON_CONN and text ("4.7.4 ..."), the next host may be tried; QUIT
- * if send_quit and the server can still read it. */
+ * if send_quit (0 after a failed handshake: the server cannot read it). */
 enum smtpc_event	 smtpc_defer(struct smtp_client *c, const char *text, int send_quit);
 
 #endif

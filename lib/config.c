@@ -2490,7 +2490,7 @@ config_new(void)
 	cfg->tls.outbound.session_cache = 1;
 	cfg->tls.trust.system = 1;
 	cfg->tls.trust.system_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
-	cfg->tls.alert_on_failure = 1;
+	cfg->tls.alert_on_failure = 0;	/* spec 3.4: optional, assumed off */
 	cfg->auth.forward_tls = TLS_OUT_REQUIRED;
 	cfg->auth.max_failures = 3;
 	cfg->auth.max_failures_per_ip = 20;

@@ -276,7 +276,7 @@ struct config {
 			int	 custom;	/* default false */
 			char	*custom_file;	/* default <paths.state>/certs/custom-ca.pem */
 		} trust;
-		int	 alert_on_failure;	/* TLS failure alert, default true */
+		int	 alert_on_failure;	/* TLS failure alert, default false */
 	} tls;
 	struct {			/* `auth:` SMTP AUTH credentials (smtpd) */
 		char		*users_file;	/* "user:crypt-hash" lines; NULL: none */

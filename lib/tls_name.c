@@ -248,10 +248,11 @@ tls_name_check(X509 *cert, const struct tls_refid *refs, size_t nrefs,
 		why_add_wanted(why, whylen, refs, nrefs, rule);
 	}
 	GENERAL_NAMES_free(gens);
-	if (matched || ndns > 0)
+	if (matched || (ndns > 0 && rule == TLS_NAME_HOSTED))
 		return matched;
 
-	/* No DNS-ID at all: the subject CNs (RFC 6125 6.4.4). */
+	/* Rule B (RFC 6125 6.4.4): the subject CNs only without any DNS-ID.
+	 * Rule A (spec 3.3, 2a-2b): the CN may match as well. */
 	subj = X509_get_subject_name(cert);
 	idx = -1;
 	i = 0;
@@ -266,16 +267,20 @@ tls_name_check(X509 *cert, const struct tls_refid *refs, size_t nrefs,
 			continue;
 		i++;
 		matched = match_refs((const char *)u, (size_t)ulen, refs,
-		    nrefs, rule, "subject CN (no subjectAltName DNS names)",
-		    why, whylen);
+		    nrefs, rule, ndns > 0 ? "subject CN" :
+		    "subject CN (no subjectAltName DNS names)", why, whylen);
 		if (!matched) {
-			why_add(why, whylen, "%s", i == 1 ?
-			    "no subjectAltName DNS names and subject CN " : ", ");
+			why_add(why, whylen, "%s", i > 1 ? ", " : ndns > 0 ?
+			    "; subject CN " : "no subjectAltName DNS names and subject CN ");
 			why_add_shown(why, whylen, u, (size_t)ulen);
 		}
 		OPENSSL_free(u);
 	}
 	if (!matched) {
+		if (i == 0 && ndns > 0) {
+			why_add(why, whylen, "; no subject CN");
+			return 0;
+		}
 		if (i == 0)
 			why_add(why, whylen, "no subjectAltName DNS names and "
 			    "no subject CN");

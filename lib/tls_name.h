@@ -4,12 +4,14 @@
  * RFC 6125 name matching of reference identities against a certificate,
  * and chain verification against a trust store.
  *
- * Presented identities (RFC 6125 6.4.4): the certificate's
- * subjectAltName dNSName entries (DNS-IDs) first; the subject CN is looked
- * at only when the certificate has no dNSName at all, so a CN never
- * rescues a certificate whose SANs list other names.  This is stricter
- * than the spec's literal rule A (which compares the CN with the MX host
- * even next to SANs), as the spec's own recommendation allows.
+ * Presented identities: the certificate's subjectAltName dNSName entries
+ * (DNS-IDs) and its subject CNs.  Rule A (the spec's "Verify") accepts a
+ * match of either, CN next to SANs included (spec 3.3 2a/2b: the CN may
+ * name the MX host or the recipient domain), and a SAN may match either
+ * reference identity (the spec's own recommendation over its literal
+ * text).  Rule B ("Verify Hosted Domains") is RFC 6125 6.4.4: DNS-IDs
+ * only, the CN looked at only when the certificate has no dNSName at all,
+ * so a CN never rescues a certificate whose SANs list other names.
  *
  * Matching (RFC 6125 6.4.1, 6.4.3): ASCII case-insensitive, one trailing
  * dot ignored on either side, a wildcard only as the whole left-most
@@ -24,7 +26,7 @@
  *
  * Rules (spec 3.3):
  *   TLS_NAME_VERIFY  rule A (preferred-verify, required-verify): any
- *                    reference identity may match.
+ *                    reference identity may match a SAN or a CN.
  *   TLS_NAME_HOSTED  rule B (required-verify-hosted): SANs first as
  *                    above, and only reference identities that an attacker
  *                    on the DNS path cannot choose count: the recipient

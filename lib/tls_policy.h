@@ -75,7 +75,7 @@ enum tls_action {
 	TLS_ACT_DEFER,		/* deliver nothing on this connection (see close) */
 };
 
-#define TLS_REASON_MAX	256
+#define TLS_REASON_MAX	400
 
 struct tls_decision {
 	enum tls_action	 action;

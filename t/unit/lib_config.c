@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "config.h"
 #include "xalloc.h"
 #include "tap.h"
@@ -1463,9 +1465,150 @@ test_inbound_keys(void)
 	    "halt below start");
 }
 
+
+/* TLS, certificates, AUTH: the keys of the TLS/AUTH issue. */
+static void
+test_tls_keys(void)
+{
+	struct config *cfg;
+	const struct cfg_certificate *c;
+	struct config_source srcs[3];
+	char err[512];
+	const char *base =
+	    "paths: { state: /st }\n"
+	    "certificates:\n"
+	    "  mx: {}\n"
+	    "  ext: { cert: /etc/x.pem, key: /etc/x.key }\n"
+	    "tls:\n"
+	    "  inbound: { min_version: TLSv1.3, ciphers: 'HIGH:!aNULL', session_cache: false }\n"
+	    "  outbound: { certificate: client, ciphersuites: TLS_AES_256_GCM_SHA384 }\n"
+	    "  trust: { system: false, custom: true }\n"
+	    "  alert_on_failure: false\n"
+	    "auth: { users_file: /etc/users, forward: '192.0.2.1:587', forward_tls: required-verify,"
+	    " max_failures: 5, max_failures_per_ip: 50 }\n"
+	    "dns: { trust_anchors: /etc/anchors }\n"
+	    "listeners:\n"
+	    "  - { name: In, port: 25, certificate: mx, hat: [ { group: ALL, match: [ALL], policy: P } ] }\n"
+	    "  - { name: Sub, port: 587, hat: [ { group: ALL, match: [ALL], policy: S } ] }\n"
+	    "  - { name: Plain, port: 26, hat: [ { group: ALL, match: [ALL], policy: O } ] }\n"
+	    "policies:\n"
+	    "  P: { tls: preferred }\n"
+	    "  S: { tls: required, auth: required, auth_requires_tls: false }\n"
+	    "  O: { auth: true }\n"
+	    "destinations:\n"
+	    "  default: { tls: dane }\n"
+	    "  bank.example: { tls: required-verify-hosted, certificate: ext }\n";
+
+	cfg = accepted(base, "every TLS and AUTH key");
+	if (cfg == NULL)
+		return;
+	is_str(cfg->tls.inbound.min_version, "TLSv1.3", "tls.inbound.min_version");
+	is(cfg->tls.inbound.session_cache, 0, "tls.inbound.session_cache");
+	is_str(cfg->tls.outbound.certificate, "client", "tls.outbound.certificate");
+	is(cfg->tls.trust.system, 0, "tls.trust.system");
+	is(cfg->tls.trust.custom, 1, "tls.trust.custom");
+	is_str(cfg->tls.trust.custom_file, "/st/certs/custom-ca.pem",
+	    "custom_file defaults to the state directory");
+	is_str(cfg->tls.trust.system_file, "/etc/ssl/certs/ca-certificates.crt",
+	    "system_file default");
+	is(cfg->tls.alert_on_failure, 0, "tls.alert_on_failure");
+	is_str(cfg->auth.users_file, "/etc/users", "auth.users_file");
+	is_str(cfg->auth.forward->host, "192.0.2.1", "auth.forward host");
+	is(cfg->auth.forward->port, 587, "auth.forward port");
+	is(cfg->auth.forward_tls, TLS_OUT_REQUIRED_VERIFY, "auth.forward_tls");
+	is(cfg->auth.max_failures, 5, "auth.max_failures");
+	is(cfg->auth.max_failures_per_ip, 50, "auth.max_failures_per_ip");
+	is_str(cfg->dns.trust_anchors, "/etc/anchors", "dns.trust_anchors");
+	c = config_certificate(cfg, "mx");
+	ok(c != NULL && strcmp(c->cert, "/st/certs/mx.crt") == 0 &&
+	    strcmp(c->key, "/st/certs/mx.key") == 0, "a certificate with no files lives in "
+	    "<state>/certs");
+	c = config_certificate(cfg, "ext");
+	ok(c != NULL && strcmp(c->cert, "/etc/x.pem") == 0, "a certificate with its own files");
+	ok(config_certificate(cfg, "client") != NULL, "a certificate named only by "
+	    "tls.outbound is added with the default files");
+	ok(config_certificate(cfg, "default") != NULL, "listeners offering TLS without a "
+	    "certificate use 'default'");
+	is_str(config_listener_certificate(&cfg->listeners[1]), "default",
+	    "the listener's certificate name");
+	is(config_listener_tls(cfg, &cfg->listeners[0]), 1, "TLS offered on In");
+	is(config_listener_tls(cfg, &cfg->listeners[2]), 1, "AUTH alone needs a "
+	    "certificate too");
+	is(cfg->policies[1].auth, AUTH_REQUIRED, "auth: required");
+	is(cfg->policies[1].auth_requires_tls, 0, "auth_requires_tls: false");
+	is(cfg->policies[0].auth_requires_tls, 1, "auth_requires_tls defaults to true");
+	is(cfg->policies[2].auth, AUTH_PREFERRED, "auth: true means preferred");
+	is(config_destination(cfg, "bank.example")->tls, TLS_OUT_REQUIRED_VERIFY_HOSTED,
+	    "destination tls");
+	is_str(config_destination(cfg, "bank.example")->certificate, "ext",
+	    "destination certificate");
+	is(config_destination(cfg, "x.example")->tls, TLS_OUT_DANE, "default tls: dane");
+	is(config_tls_version("TLSv1.2"), TLS1_2_VERSION, "TLSv1.2");
+	is(config_tls_version(NULL), TLS1_2_VERSION, "the default minimum is TLS 1.2");
+	is(config_tls_version("SSLv3"), -1, "SSLv3 is no TLS version");
+	config_free(cfg);
+
+	/* Attached files: a source whose path starts with the mark. */
+	memset(srcs, 0, sizeof srcs);
+	srcs[0].path = (char *)"t.yaml";
+	srcs[0].text = (char *)"hostname: a.example\n";
+	srcs[0].len = strlen(srcs[0].text);
+	srcs[1].path = (char *)"\001/etc/users";
+	srcs[1].text = (char *)"alice:$6$x$y\n";
+	srcs[1].len = strlen(srcs[1].text);
+	srcs[2].path = (char *)"\001/etc/empty";
+	srcs[2].text = NULL;
+	srcs[2].len = 0;
+	cfg = NULL;
+	ok(config_parse_sources(srcs, 3, &cfg, err, sizeof err) == 0, "attached files are "
+	    "not parsed as YAML");
+	if (cfg != NULL) {
+		const struct cfg_file *f = config_file(cfg, "/etc/users");
+
+		ok(f != NULL && f->len == 13 && strcmp(f->data, "alice:$6$x$y\n") == 0,
+		    "an attached file's bytes");
+		ok(config_file(cfg, "/etc/empty") != NULL && config_file(cfg,
+		    "/etc/empty")->len == 0, "an empty attached file");
+		ok(config_file(cfg, "/etc/other") == NULL, "a file that was not attached");
+		is_str(cfg->hostname, "a.example", "the YAML around them still counts");
+		config_free(cfg);
+	}
+
+	refused("tls: { inbound: { min_version: SSLv3 } }\n",
+	    "t.yaml:1: invalid min_version 'SSLv3' (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)",
+	    "an unknown TLS version");
+	refused("tls: { inbound: { ciphers: 'NOSUCHCIPHER' } }\n",
+	    "t.yaml:1: ciphers: 'NOSUCHCIPHER' names no cipher OpenSSL knows (an OpenSSL "
+	    "cipher list, e.g. HIGH:!aNULL)", "a cipher list that selects nothing");
+	refused("tls: { outbound: { ciphersuites: 'TLS_NOPE' } }\n",
+	    "t.yaml:1: ciphersuites: 'TLS_NOPE' names no cipher OpenSSL knows (TLS 1.3 "
+	    "suites, e.g. TLS_AES_256_GCM_SHA384)", "an unknown TLS 1.3 suite");
+	refused("tls: { inbound: { certificate: mx } }\n",
+	    "t.yaml:1: tls.inbound: a listener names its certificate (listeners: "
+	    "certificate:), not tls.inbound", "an inbound certificate in the wrong place");
+	refused("certificates: { mx: { cert: /a.pem } }\n",
+	    "t.yaml:1: certificate 'mx': give both cert and key, or neither (then they are "
+	    "in <paths.state>/certs)", "a certificate with a cert and no key");
+	refused("certificates: { 'bad name': {} }\n",
+	    "t.yaml:1: invalid certificate name 'bad name' (names match "
+	    "^[A-Za-z_][A-Za-z0-9_-]*$, at most 64 characters)", "a bad certificate name");
+	refused("auth: { forward: 'mail.example:587' }\n",
+	    "t.yaml:1: auth: invalid forward 'mail.example:587' (an IP address with an "
+	    "optional :port; smtpd resolves no names)", "auth.forward by name");
+	refused("policies: { P: { auth: maybe } }\n",
+	    "t.yaml:1: invalid auth 'maybe' (one of: off, preferred, required, false, true)",
+	    "an unknown auth value");
+	refused("tls: { trust: { sytem: true } }\n",
+	    "t.yaml:1: unknown key 'sytem' in tls.trust", "a typo in tls.trust");
+	refused("auth: { max_failures: 0 }\n",
+	    "t.yaml:1: max_failures must be at least 1, not '0'",
+	    "auth.max_failures of 0");
+}
+
 int
 main(void)
 {
+	test_tls_keys();
 	test_inbound_keys();
 	test_design_example();
 	test_defaults();

@@ -150,15 +150,25 @@ main(void)
 		ok(!m(big, big), "a name over 253 characters matches nothing");
 	}
 
-	/* SANs first; CN only without DNS SANs. */
+	/* Rule A: the CN counts next to SANs (spec 3.3 2a/2b); rule B:
+	 * SANs first, the CN only without DNS SANs (RFC 6125 6.4.4). */
 	k = newkey();
 	x = mkcert(k, "mx.example.com", "DNS:other.example.net,DNS:*.example.org",
 	    0, 30, 0, NULL, NULL);
-	ok(!check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
-	    "CN is ignored when DNS SANs exist (verify)");
+	ok(check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
+	    "CN matches the MX host next to DNS SANs (verify, rule A)");
+	ok(strstr(why, "subject CN mx.example.com matches mx.example.com (MX host)") != NULL,
+	    "success names the CN: %s", why);
+	ok(!check1(x, "mx.example.com", TLS_REFID_DOMAIN, TLS_NAME_HOSTED, why, sizeof why),
+	    "CN is ignored when DNS SANs exist (hosted, rule B)");
 	ok(strstr(why, "other.example.net") && strstr(why, "*.example.org") &&
-	    strstr(why, "mx.example.com (MX host)"),
+	    strstr(why, "mx.example.com (domain)"),
 	    "failure says what was presented and wanted: %s", why);
+	ok(!check1(x, "nope.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
+	    "neither SAN nor CN matches (verify)");
+	ok(strstr(why, "other.example.net") && strstr(why, "subject CN mx.example.com") &&
+	    strstr(why, "nope.example.com (MX host)"),
+	    "failure lists the SANs and the CN: %s", why);
 	ok(check1(x, "a.example.org", TLS_REFID_DOMAIN, TLS_NAME_VERIFY, why, sizeof why),
 	    "wildcard SAN matches the domain");
 	ok(strstr(why, "*.example.org") && strstr(why, "a.example.org (domain)"),
