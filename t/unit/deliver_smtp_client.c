@@ -2,7 +2,8 @@
  * deliver_smtp_client - the SMTP client engine against scripted servers:
  * with and without pipelining, 4xx/5xx at every step, HELO fallback,
  * mixed per-recipient results, no accepted recipient, SMTPUTF8, SIZE,
- * dot-stuffing across every chunk boundary, connection loss, reuse.
+ * dot-stuffing across every chunk boundary, connection loss, reuse,
+ * STARTTLS decisions left to the caller.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -654,10 +655,97 @@ test_abandon(void)
 	is_str(take(), "QUIT\r\n", "QUIT");
 }
 
+
+/* STARTTLS: with the TLS hook the engine stops after the greeting and the
+ * caller leads (deliver/session.c asks tls_policy.c what to do). */
+static void
+test_starttls(void)
+{
+	setup("s@y.example", 0, 5, 1);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx.example ESMTP");
+	is_str(take(), "EHLO gw.test\r\n", "EHLO first");
+	is(feed("250-mx\n250-PIPELINING\n250 STARTTLS"), SMTPC_EV_TLS,
+	    "the hook stops after EHLO: EV_TLS");
+	is_str(take(), "", "no MAIL before the TLS decision");
+	ok(smtpc_extensions(c) & SMTPC_EXT_STARTTLS, "STARTTLS seen");
+	is(smtpc_ehlo_rejected(c), 0, "EHLO was accepted");
+	is(smtpc_starttls(c), 0, "STARTTLS sent");
+	is_str(take(), "STARTTLS\r\n", "STARTTLS alone");
+	is_str(smtpc_phase(c), "STARTTLS", "phase STARTTLS");
+	is(feed("220 2.0.0 Ready to start TLS"), SMTPC_EV_TLS_READY, "220: do the handshake");
+	is_str(smtpc_tls_reply(c), "220 2.0.0 Ready to start TLS", "the reply is kept");
+	smtpc_tls_started(c);
+	ok(smtpc_tls_active(c), "TLS active");
+	is(smtpc_extensions(c), 0, "what the server said before TLS is forgotten");
+	is_str(take(), "EHLO gw.test\r\n", "EHLO again under TLS");
+	is(feed("250-mx\n250 PIPELINING"), SMTPC_EV_NONE, "no second EV_TLS under TLS");
+	is_str(take(), "MAIL FROM:<s@y.example>\r\nRCPT TO:<a@x.example>\r\nDATA\r\n",
+	    "the transaction starts over TLS");
+
+	/* Refused STARTTLS, then clear (preferred's pre-220 fallback). */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx.example ESMTP");
+	take();
+	feed("250-mx\n250 STARTTLS");
+	smtpc_starttls(c);
+	take();
+	is(feed("454 4.7.0 TLS not available"), SMTPC_EV_TLS_REFUSED, "454: EV_TLS_REFUSED");
+	is_str(smtpc_tls_reply(c), "454 4.7.0 TLS not available", "with its text");
+	is(smtpc_tls_skip(c), SMTPC_EV_NONE, "going on in clear");
+	is_str(take(), "MAIL FROM:<s@y.example>\r\n", "the transaction starts in clear");
+
+	/* No STARTTLS advertised: smtpc_starttls refuses; defer. */
+	setup("s@y.example", 0, 5, 2);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx.example ESMTP");
+	take();
+	is(feed("250 mx"), SMTPC_EV_TLS, "EV_TLS without STARTTLS advertised");
+	is(smtpc_starttls(c), -1, "no STARTTLS to send");
+	is(smtpc_defer(c, "4.7.4 TLS not available", 1), SMTPC_EV_DONE,
+	    "defer ends the transaction");
+	is(rc[0].status, 4, "recipient deferred");
+	is(rc[0].reason, REASON_CONN, "as a connection failure");
+	is_str(rc[1].text, "4.7.4 TLS not available", "with the caller's text");
+	ok(smtpc_try_next(c), "the next host may be tried");
+	is_str(take(), "QUIT\r\n", "QUIT");
+	ok(!smtpc_reusable(c), "not reusable");
+
+	/* EHLO refused: HELO, then EV_TLS with ehlo_rejected. */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx.example ESMTP");
+	take();
+	feed("502 5.5.2 no EHLO");
+	is_str(take(), "HELO gw.test\r\n", "HELO after a refused EHLO");
+	is(feed("250 mx"), SMTPC_EV_TLS, "EV_TLS after HELO");
+	is(smtpc_ehlo_rejected(c), 1, "and the engine says EHLO was refused");
+
+	/* A failed handshake: no QUIT (the server cannot read it). */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx.example ESMTP");
+	take();
+	feed("250-mx\n250 STARTTLS");
+	smtpc_starttls(c);
+	take();
+	feed("220 go");
+	is(smtpc_defer(c, "4.7.5 handshake failed", 0), SMTPC_EV_DONE, "defer after 220");
+	is_str(take(), "", "nothing written after a failed handshake");
+	is(rc[0].status, 4, "recipient deferred");
+}
+
 int
 main(void)
 {
 	log_open("test", "/dev/null");
+	test_starttls();
 	test_basic_no_pipelining();
 	test_pipelining();
 	test_banner_and_hello();
