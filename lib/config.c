@@ -1617,52 +1617,6 @@ fail:
 
 /* ---- named maps ---- */
 
-static int
-parse_policies(struct cfg_parse *p, yaml_node_t *n)
-{
-	struct config *cfg = p->cfg;
-	struct cfg_policy pol;
-	yaml_node_pair_t *pr;
-	yaml_node_t *k, *v;
-	const char *name;
-	size_t idx;
-	int r;
-
-	if ((r = want_mapping(p, n, "policies")) <= 0)
-		return r;
-	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-	    pr++) {
-		k = get_node(p, pr->key);
-		v = get_node(p, pr->value);
-		if ((name = get_key(p, k)) == NULL)
-			return -1;
-		if (!valid_name(name))
-			return perr(p, node_line(k), "invalid policy name '%s' "
-			    "(names match ^[A-Za-z_][A-Za-z0-9_-]*$)", name);
-		if (nmap_place(p, &p->policies, name, "policy", node_line(k),
-		    &idx) < 0)
-			return -1;
-		memset(&pol, 0, sizeof pol);
-		pol.line = int_line(k);
-		if (apply_map(p, v, "policy", policy_defs, &pol, &pol.set, NULL,
-		    NULL) < 0) {
-			free_policy(&pol);
-			return -1;
-		}
-		pol.name = xstrdup(name);
-		if (idx != NOTFOUND) {
-			free_policy(&cfg->policies[idx]);
-			cfg->policies[idx] = pol;
-			nmap_set(&p->policies, idx, pol.name, p->isrc, pol.line);
-			continue;
-		}
-		cfg->policies = nmap_grow(&p->policies, cfg->policies,
-		    sizeof *cfg->policies);
-		cfg->policies[cfg->npolicies++] = pol;
-		nmap_add(&p->policies, pol.name, p->isrc, pol.line);
-	}
-	return 0;
-}
 
 /* "host", "host:port", "[v6]", "[v6]:port", or a bare IPv6 address. */
 static int
@@ -1707,68 +1661,6 @@ parse_hostport(const char *s, struct cfg_hostport *hp)
 	return 0;
 }
 
-static int
-parse_routes(struct cfg_parse *p, yaml_node_t *n)
-{
-	struct config *cfg = p->cfg;
-	struct cfg_route rt;
-	yaml_node_pair_t *pr;
-	yaml_node_t *k, *v;
-	const char *dom;
-	char **hosts;
-	size_t nhosts, i, idx;
-	int r;
-
-	if ((r = want_mapping(p, n, "smtp_routes")) <= 0)
-		return r;
-	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-	    pr++) {
-		k = get_node(p, pr->key);
-		v = get_node(p, pr->value);
-		if ((dom = get_key(p, k)) == NULL)
-			return -1;
-		if (!valid_domain(dom))
-			return perr(p, node_line(k), "invalid route domain '%s'",
-			    dom);
-		if (nmap_place(p, &p->routes, dom, "route", node_line(k),
-		    &idx) < 0)
-			return -1;
-		if (get_strlist(p, v, dom, &hosts, &nhosts) < 0)
-			return -1;
-		if (nhosts == 0) {
-			free(hosts);
-			return perr(p, node_line(v), "route '%s' has no hosts",
-			    dom);
-		}
-		memset(&rt, 0, sizeof rt);
-		rt.hosts = xcalloc(nhosts, sizeof *rt.hosts);
-		for (i = 0; i < nhosts; i++) {
-			if (parse_hostport(hosts[i], &rt.hosts[i]) < 0) {
-				perr(p, node_line(v), "route '%s': invalid host "
-				    "'%s' (host[:port], [IPv6]:port)", dom,
-				    hosts[i]);
-				free_route(&rt);
-				free_strv(hosts, nhosts);
-				return -1;
-			}
-			rt.nhosts++;
-		}
-		free_strv(hosts, nhosts);
-		rt.domain = xstrdup(dom);
-		if (idx != NOTFOUND) {
-			free_route(&cfg->routes[idx]);
-			cfg->routes[idx] = rt;
-			nmap_set(&p->routes, idx, rt.domain, p->isrc,
-			    int_line(k));
-			continue;
-		}
-		cfg->routes = nmap_grow(&p->routes, cfg->routes,
-		    sizeof *cfg->routes);
-		cfg->routes[cfg->nroutes++] = rt;
-		nmap_add(&p->routes, rt.domain, p->isrc, int_line(k));
-	}
-	return 0;
-}
 
 static void
 destination_defaults(struct cfg_destination *d)
@@ -1777,55 +1669,6 @@ destination_defaults(struct cfg_destination *d)
 	d->tls = TLS_OUT_DEFAULT;
 }
 
-static int
-parse_destinations(struct cfg_parse *p, yaml_node_t *n)
-{
-	struct config *cfg = p->cfg;
-	struct cfg_destination dst;
-	yaml_node_pair_t *pr;
-	yaml_node_t *k, *v;
-	const char *dom;
-	size_t idx;
-	int r;
-
-	if ((r = want_mapping(p, n, "destinations")) <= 0)
-		return r;
-	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-	    pr++) {
-		k = get_node(p, pr->key);
-		v = get_node(p, pr->value);
-		if ((dom = get_key(p, k)) == NULL)
-			return -1;
-		if (!valid_domain(dom))
-			return perr(p, node_line(k), "invalid destination "
-			    "domain '%s'", dom);
-		if (nmap_place(p, &p->destinations, dom, "destination",
-		    node_line(k), &idx) < 0)
-			return -1;
-		memset(&dst, 0, sizeof dst);
-		destination_defaults(&dst);
-		if (apply_map(p, v, "destination", destination_defs, &dst, NULL,
-		    NULL, NULL) < 0) {
-			free_destination(&dst);
-			return -1;
-		}
-		dst.domain = xstrdup(dom);
-		if (dst.bounce_profile == NULL)
-			dst.bounce_profile = xstrdup("default");
-		if (idx != NOTFOUND) {
-			free_destination(&cfg->destinations[idx]);
-			cfg->destinations[idx] = dst;
-			nmap_set(&p->destinations, idx, dst.domain, p->isrc,
-			    int_line(k));
-			continue;
-		}
-		cfg->destinations = nmap_grow(&p->destinations,
-		    cfg->destinations, sizeof *cfg->destinations);
-		cfg->destinations[cfg->ndestinations++] = dst;
-		nmap_add(&p->destinations, dst.domain, p->isrc, int_line(k));
-	}
-	return 0;
-}
 
 static void
 bounce_defaults(struct cfg_bounce_profile *b)
@@ -1836,50 +1679,6 @@ bounce_defaults(struct cfg_bounce_profile *b)
 	b->max_attempts = 100;
 }
 
-static int
-parse_bounce_profiles(struct cfg_parse *p, yaml_node_t *n)
-{
-	struct config *cfg = p->cfg;
-	struct cfg_bounce_profile bp;
-	yaml_node_pair_t *pr;
-	yaml_node_t *k, *v;
-	const char *name;
-	size_t idx;
-	int r;
-
-	if ((r = want_mapping(p, n, "bounce_profiles")) <= 0)
-		return r;
-	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-	    pr++) {
-		k = get_node(p, pr->key);
-		v = get_node(p, pr->value);
-		if ((name = get_key(p, k)) == NULL)
-			return -1;
-		if (!valid_name(name))
-			return perr(p, node_line(k), "invalid bounce profile name "
-			    "'%s' (names match ^[A-Za-z_][A-Za-z0-9_-]*$)", name);
-		if (nmap_place(p, &p->bounces, name, "bounce profile",
-		    node_line(k), &idx) < 0)
-			return -1;
-		memset(&bp, 0, sizeof bp);
-		bounce_defaults(&bp);
-		if (apply_map(p, v, "bounce profile", bounce_defs, &bp, NULL,
-		    NULL, NULL) < 0)
-			return -1;
-		bp.name = xstrdup(name);
-		if (idx != NOTFOUND) {
-			free(cfg->bounce_profiles[idx].name);
-			cfg->bounce_profiles[idx] = bp;
-			nmap_set(&p->bounces, idx, bp.name, p->isrc, int_line(k));
-			continue;
-		}
-		cfg->bounce_profiles = nmap_grow(&p->bounces,
-		    cfg->bounce_profiles, sizeof *cfg->bounce_profiles);
-		cfg->bounce_profiles[cfg->nbounce_profiles++] = bp;
-		nmap_add(&p->bounces, bp.name, p->isrc, int_line(k));
-	}
-	return 0;
-}
 
 /* ---- dns, aliases ---- */
 
@@ -2103,59 +1902,6 @@ auth_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 	return 0;
 }
 
-static int
-parse_certificates(struct cfg_parse *p, yaml_node_t *n)
-{
-	struct config *cfg = p->cfg;
-	struct cfg_certificate c;
-	yaml_node_pair_t *pr;
-	yaml_node_t *k, *v;
-	const char *name;
-	size_t idx;
-	int r;
-
-	if ((r = want_mapping(p, n, "certificates")) <= 0)
-		return r;
-	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-	    pr++) {
-		k = get_node(p, pr->key);
-		v = get_node(p, pr->value);
-		if ((name = get_key(p, k)) == NULL)
-			return -1;
-		if (!valid_name(name) || strlen(name) > 64)
-			return perr(p, node_line(k), "invalid certificate name "
-			    "'%s' (names match ^[A-Za-z_][A-Za-z0-9_-]*$, at "
-			    "most 64 characters)", name);
-		if (nmap_place(p, &p->certs, name, "certificate", node_line(k),
-		    &idx) < 0)
-			return -1;
-		memset(&c, 0, sizeof c);
-		c.line = int_line(k);
-		if (!is_null(v) && apply_map(p, v, "certificate",
-		    certificate_defs, &c, NULL, NULL, NULL) < 0) {
-			free_certificate(&c);
-			return -1;
-		}
-		if ((c.cert == NULL) != (c.key == NULL)) {
-			free_certificate(&c);
-			return perr(p, node_line(k), "certificate '%s': give both "
-			    "cert and key, or neither (then they are in "
-			    "<paths.state>/certs)", name);
-		}
-		c.name = xstrdup(name);
-		if (idx != NOTFOUND) {
-			free_certificate(&cfg->certificates[idx]);
-			cfg->certificates[idx] = c;
-			nmap_set(&p->certs, idx, c.name, p->isrc, c.line);
-			continue;
-		}
-		cfg->certificates = nmap_grow(&p->certs, cfg->certificates,
-		    sizeof *cfg->certificates);
-		cfg->certificates[cfg->ncertificates++] = c;
-		nmap_add(&p->certs, c.name, p->isrc, c.line);
-	}
-	return 0;
-}
 
 /* A certificate name used somewhere: declared, or added with the default
  * files (the objects `sallyctl certconfig` keeps in the state directory). */
@@ -2251,6 +1997,215 @@ config_listener_certificate(const struct cfg_listener *l)
 	return l->certificate != NULL ? l->certificate : "default";
 }
 
+/* ---- named maps: policies, smtp_routes, destinations, bounce_profiles,
+ * certificates ---- */
+
+/* The value of one entry parsed into el (zeroed); -1 after an error
+ * (el is freed by the caller). */
+typedef int entry_fn(struct cfg_parse *, yaml_node_t *k, yaml_node_t *v, const char *key,
+    void *el);
+typedef void entry_free_fn(void *el);
+
+/* One kind of "key: value" map.  The walk, key check, duplicate check,
+ * merging by key (a later source replaces an entry whole) and storage are
+ * parse_named_map's; the value is the kind's own. */
+struct named_map {
+	const char	*section;	/* "policies" */
+	const char	*what;		/* "policy", for duplicates */
+	const char	*key_what;	/* "policy name", for invalid keys */
+	const char	*key_hint;	/* appended to that error */
+	int		(*key_ok)(const char *);
+	size_t		 nmap_off;	/* the index, in struct cfg_parse */
+	size_t		 arr_off;	/* the array and its count, in struct config */
+	size_t		 count_off;
+	size_t		 el_size;
+	size_t		 name_off;	/* the entry's char *key, in the element */
+	entry_fn	*parse;
+	entry_free_fn	*free_el;
+};
+
+union named_el {
+	struct cfg_policy		pol;
+	struct cfg_route		rt;
+	struct cfg_destination		dst;
+	struct cfg_bounce_profile	bp;
+	struct cfg_certificate		cert;
+};
+
+static int
+parse_named_map(struct cfg_parse *p, yaml_node_t *n, const struct named_map *m)
+{
+	struct nmap *nm = (struct nmap *)(void *)((char *)p + m->nmap_off);
+	void **arr = (void **)(void *)((char *)p->cfg + m->arr_off);
+	size_t *count = (size_t *)(void *)((char *)p->cfg + m->count_off);
+	union named_el el;
+	yaml_node_pair_t *pr;
+	yaml_node_t *k, *v;
+	const char *key;
+	char **name;
+	size_t idx;
+	int r;
+
+	if ((r = want_mapping(p, n, m->section)) <= 0)
+		return r;
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	    pr++) {
+		k = get_node(p, pr->key);
+		v = get_node(p, pr->value);
+		if ((key = get_key(p, k)) == NULL)
+			return -1;
+		if (!m->key_ok(key))
+			return perr(p, node_line(k), "invalid %s '%s'%s", m->key_what,
+			    key, m->key_hint);
+		if (nmap_place(p, nm, key, m->what, node_line(k), &idx) < 0)
+			return -1;
+		memset(&el, 0, sizeof el);
+		if (m->parse(p, k, v, key, &el) < 0) {
+			m->free_el(&el);
+			return -1;
+		}
+		name = (char **)(void *)((char *)&el + m->name_off);
+		*name = xstrdup(key);
+		if (idx != NOTFOUND) {
+			m->free_el((char *)*arr + idx * m->el_size);
+			memcpy((char *)*arr + idx * m->el_size, &el, m->el_size);
+			nmap_set(nm, idx, *name, p->isrc, int_line(k));
+			continue;
+		}
+		*arr = nmap_grow(nm, *arr, m->el_size);
+		memcpy((char *)*arr + (*count)++ * m->el_size, &el, m->el_size);
+		nmap_add(nm, *name, p->isrc, int_line(k));
+	}
+	return 0;
+}
+
+static int
+policy_entry(struct cfg_parse *p, yaml_node_t *k, yaml_node_t *v, const char *key,
+    void *el)
+{
+	struct cfg_policy *pol = el;
+
+	(void)key;
+	pol->line = int_line(k);
+	return apply_map(p, v, "policy", policy_defs, pol, &pol->set, NULL, NULL);
+}
+
+static int
+route_entry(struct cfg_parse *p, yaml_node_t *k, yaml_node_t *v, const char *dom,
+    void *el)
+{
+	struct cfg_route *rt = el;
+	char **hosts;
+	size_t nhosts, i;
+
+	(void)k;
+	if (get_strlist(p, v, dom, &hosts, &nhosts) < 0)
+		return -1;
+	if (nhosts == 0) {
+		free(hosts);
+		return perr(p, node_line(v), "route '%s' has no hosts", dom);
+	}
+	rt->hosts = xcalloc(nhosts, sizeof *rt->hosts);
+	for (i = 0; i < nhosts; i++) {
+		if (parse_hostport(hosts[i], &rt->hosts[i]) < 0) {
+			perr(p, node_line(v), "route '%s': invalid host '%s' "
+			    "(host[:port], [IPv6]:port)", dom, hosts[i]);
+			free_strv(hosts, nhosts);
+			return -1;
+		}
+		rt->nhosts++;
+	}
+	free_strv(hosts, nhosts);
+	return 0;
+}
+
+static int
+destination_entry(struct cfg_parse *p, yaml_node_t *k, yaml_node_t *v, const char *key,
+    void *el)
+{
+	struct cfg_destination *d = el;
+
+	(void)k;
+	(void)key;
+	destination_defaults(d);
+	if (apply_map(p, v, "destination", destination_defs, d, NULL, NULL, NULL) < 0)
+		return -1;
+	if (d->bounce_profile == NULL)
+		d->bounce_profile = xstrdup("default");
+	return 0;
+}
+
+static int
+bounce_entry(struct cfg_parse *p, yaml_node_t *k, yaml_node_t *v, const char *key,
+    void *el)
+{
+	(void)k;
+	(void)key;
+	bounce_defaults(el);
+	return apply_map(p, v, "bounce profile", bounce_defs, el, NULL, NULL, NULL);
+}
+
+static int
+certificate_entry(struct cfg_parse *p, yaml_node_t *k, yaml_node_t *v, const char *name,
+    void *el)
+{
+	struct cfg_certificate *c = el;
+
+	c->line = int_line(k);
+	if (!is_null(v) && apply_map(p, v, "certificate", certificate_defs, c, NULL, NULL,
+	    NULL) < 0)
+		return -1;
+	if ((c->cert == NULL) != (c->key == NULL))
+		return perr(p, node_line(k), "certificate '%s': give both cert and key, or "
+		    "neither (then they are in <paths.state>/certs)", name);
+	return 0;
+}
+
+static void free_policy_el(void *el) { free_policy(el); }
+static void free_route_el(void *el) { free_route(el); }
+static void free_destination_el(void *el) { free_destination(el); }
+static void free_bounce_el(void *el) { free(((struct cfg_bounce_profile *)el)->name); }
+static void free_certificate_el(void *el) { free_certificate(el); }
+
+static int
+valid_cert_name(const char *s)
+{
+	return valid_name(s) && strlen(s) <= 64;
+}
+
+#define NAME_HINT " (names match ^[A-Za-z_][A-Za-z0-9_-]*$)"
+#define NM(field, type)	offsetof(struct cfg_parse, field), offsetof(struct config, type), \
+	offsetof(struct config, n##type), sizeof(((struct config *)0)->type[0])
+
+static const struct named_map policies_map = {
+	"policies", "policy", "policy name", NAME_HINT, valid_name,
+	NM(policies, policies), offsetof(struct cfg_policy, name),
+	policy_entry, free_policy_el,
+};
+static const struct named_map routes_map = {
+	"smtp_routes", "route", "route domain", "", valid_domain,
+	NM(routes, routes), offsetof(struct cfg_route, domain),
+	route_entry, free_route_el,
+};
+static const struct named_map destinations_map = {
+	"destinations", "destination", "destination domain", "", valid_domain,
+	NM(destinations, destinations), offsetof(struct cfg_destination, domain),
+	destination_entry, free_destination_el,
+};
+static const struct named_map bounces_map = {
+	"bounce_profiles", "bounce profile", "bounce profile name", NAME_HINT, valid_name,
+	NM(bounces, bounce_profiles), offsetof(struct cfg_bounce_profile, name),
+	bounce_entry, free_bounce_el,
+};
+static const struct named_map certificates_map = {
+	"certificates", "certificate", "certificate name",
+	" (names match ^[A-Za-z_][A-Za-z0-9_-]*$, at most 64 characters)", valid_cert_name,
+	NM(certs, certificates), offsetof(struct cfg_certificate, name),
+	certificate_entry, free_certificate_el,
+};
+
+#undef NM
+
 /* ---- top level ---- */
 
 static int
@@ -2280,13 +2235,13 @@ top_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 		return apply_map(p, v, "queue", queue_defs, p->cfg, NULL, NULL,
 		    NULL);
 	if (strcmp(d->key, "policies") == 0)
-		return parse_policies(p, v);
+		return parse_named_map(p, v, &policies_map);
 	if (strcmp(d->key, "smtp_routes") == 0)
-		return parse_routes(p, v);
+		return parse_named_map(p, v, &routes_map);
 	if (strcmp(d->key, "destinations") == 0)
-		return parse_destinations(p, v);
+		return parse_named_map(p, v, &destinations_map);
 	if (strcmp(d->key, "bounce_profiles") == 0)
-		return parse_bounce_profiles(p, v);
+		return parse_named_map(p, v, &bounces_map);
 	if (strcmp(d->key, "dns") == 0)
 		return apply_map(p, v, "dns", dns_defs, p->cfg, NULL,
 		    dns_special, NULL);
@@ -2296,7 +2251,7 @@ top_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 	if (strcmp(d->key, "aliases") == 0)
 		return parse_aliases(p, v);
 	if (strcmp(d->key, "certificates") == 0)
-		return parse_certificates(p, v);
+		return parse_named_map(p, v, &certificates_map);
 	if (strcmp(d->key, "tls") == 0)
 		return apply_map(p, v, "tls", tls_defs, p->cfg, NULL,
 		    tls_special, NULL);
