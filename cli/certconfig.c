@@ -292,43 +292,12 @@ want_name(const char *sub, const struct cc_args *a, int npos, const char *what)
 static int
 read_path(const char *path, size_t max, struct buf *out, char *err, size_t errlen)
 {
-	char chunk[8192];
-	ssize_t n;
-	int fd;
-
 	buf_init(out, max);
-	if (strcmp(path, "-") == 0)
-		fd = 0;
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+	if (buf_read_file(out, path, err, errlen) < 0) {
+		buf_free(out);
 		return -1;
 	}
-	for (;;) {
-		n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			snprintf(err, errlen, "%s is too large (at most %zu bytes)",
-			    path, max);
-			n = 0;
-			errno = EFBIG;
-			goto fail;
-		}
-	}
-	if (n < 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (fd != 0)
-		close(fd);
 	return 0;
-fail:
-	if (fd != 0)
-		close(fd);
-	buf_free(out);
-	return -1;
 }
 
 static int

@@ -1,12 +1,16 @@
 /*
  * buf - bounded growable buffers (see buf.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "xalloc.h"
+
+#include <unistd.h>
 
 void
 buf_init(struct buf *b, size_t max)
@@ -116,4 +120,39 @@ buf_steal(struct buf *b)
 	char *p = b->data ? b->data : xstrdup("");
 	buf_init(b, b->max);
 	return p;
+}
+
+int
+buf_read_file(struct buf *b, const char *path, char *err, size_t errlen)
+{
+	char chunk[8192];
+	ssize_t n;
+	int fd, saved, rc = 0;
+
+	if (strcmp(path, "-") == 0)
+		fd = 0;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_append(b, chunk, (size_t)n) < 0) {
+			snprintf(err, errlen, "%s is too large (at most %zu bytes)", path, b->max);
+			rc = -1;
+			break;
+		}
+	}
+	if (n < 0) {
+		saved = errno;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(saved));
+		rc = -1;
+	}
+	if (fd != 0)
+		close(fd);
+	return rc;
 }

@@ -28,6 +28,10 @@ int	buf_puts(struct buf *b, const char *s);
 int	buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int	buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void	buf_consume(struct buf *b, size_t n);
+/* Appends the whole file at path ("-": standard input) to b, within b's
+ * bound.  0, or -1 with err ("cannot read F: why", "F is too large (at
+ * most N bytes)"); b then holds what was read so far. */
+int	buf_read_file(struct buf *b, const char *path, char *err, size_t errlen);
 /* Hands the storage to the caller (who frees it); the buffer is left empty. */
 char	*buf_steal(struct buf *b);
 

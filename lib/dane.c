@@ -44,6 +44,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "dane.h"
+#include "dns.h"
 
 struct dane_anchors {
 	ldns_rr_list	*rrs;	/* DS and DNSKEY, class IN */
@@ -212,33 +213,6 @@ name_at_or_below(const ldns_rdf *n, const ldns_rdf *z)
 	return name_eq(n, z) || ldns_dname_is_subdomain(n, z);
 }
 
-/* Same rule as dns.c: 1..253 printable octets in labels of 1..63. */
-static int
-host_valid(const char *name)
-{
-	size_t n = strlen(name), label = 0, i;
-
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '(' || c == ')' || c == ';' ||
-		    c == '"' || c == '$' || c == '@')
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return 1;
-}
 
 static void
 name_text(const ldns_rdf *n, char *out, size_t outlen)
@@ -803,7 +777,7 @@ dane_lookup(ldns_resolver *res, const struct dane_anchors *ta, const char *host,
 
 	memset(out, 0, sizeof *out);
 	out->status = DANE_TEMPFAIL;
-	if (host == NULL || !host_valid(host)) {
+	if (host == NULL || !dns_name_valid(host)) {
 		errf(out->error, sizeof out->error, "TLSA: invalid host name");
 		return -1;
 	}
@@ -842,7 +816,7 @@ dane_lookup_mx_secure(ldns_resolver *res, const struct dane_anchors *ta, const c
 
 	*secure = 0;
 	errf(err, errlen, "%s", "");
-	if (domain == NULL || !host_valid(domain)) {
+	if (domain == NULL || !dns_name_valid(domain)) {
 		errf(err, errlen, "MX: invalid domain");
 		return DANE_TEMPFAIL;
 	}

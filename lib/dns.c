@@ -88,13 +88,16 @@ name_normalize(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-/* A name we are willing to send: 1..253 octets of printable, non-space
- * characters in labels of 1..63. */
-static int
-name_valid(const char *name)
+/* A name we are willing to send: 1..253 printable, non-space octets in
+ * labels of 1..63, one trailing dot allowed; none of the characters that
+ * ldns's text form treats specially. */
+int
+dns_name_valid(const char *name)
 {
 	size_t n = strlen(name), label = 0, i;
 
+	if (n > 0 && name[n - 1] == '.')
+		n--;
 	if (n == 0 || n > 253)
 		return 0;
 	for (i = 0; i < n; i++) {
@@ -107,7 +110,7 @@ name_valid(const char *name)
 			continue;
 		}
 		if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '(' || c == ')' || c == ';' ||
-		    c == '"')
+		    c == '"' || c == '$' || c == '@')
 			return 0;
 		if (++label > 63)
 			return 0;
@@ -884,7 +887,7 @@ dns_resolve(struct dns_resolver *r, enum dns_kind kind, const char *name, struct
 	memset(out, 0, sizeof *out);
 	out->kind = kind;
 	if (name_normalize(name, out->name, sizeof out->name) < 0 ||
-	    (kind != DNS_KIND_PTR && !name_valid(out->name))) {
+	    (kind != DNS_KIND_PTR && !dns_name_valid(out->name))) {
 		out->status = DNS_NXDOMAIN;
 		errf(out->error, sizeof out->error, "invalid domain name");
 		return;

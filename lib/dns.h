@@ -150,6 +150,10 @@ struct dns_resolver;
 struct dns_resolver	*dns_resolver_new(const struct dns_options *opt, char *err, size_t errlen);
 struct dns_resolver	*dns_resolver_new_fn(dns_query_fn *fn, void *arg);
 void			 dns_resolver_free(struct dns_resolver *r);
+/* 1 if name is one we send in a query: 1..253 printable octets in labels
+ * of 1..63 (one trailing dot allowed), no character ldns's text form
+ * treats specially. */
+int			 dns_name_valid(const char *name);
 /* The ldns resolver a dns_resolver_new() resolver clones its workers
  * from (for lib/dane, which clones it too), or NULL for a script
  * backend.  Read-only: never query or change it. */

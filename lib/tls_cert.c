@@ -1011,37 +1011,6 @@ tls_cert_save(const char *dir, const char *name, const struct tls_cert *c,
 	return rc;
 }
 
-static int
-read_file(const char *path, struct buf *out, char *err, size_t errlen)
-{
-	char chunk[4096];
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fail(err, errlen, "cannot read %s: %s", path,
-		    strerror(errno));
-	for (;;) {
-		n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (buf_append(out, chunk, (size_t)n) < 0) {
-			close(fd);
-			return fail(err, errlen, "%s is too large", path);
-		}
-	}
-	if (n < 0) {
-		int saved = errno;
-
-		close(fd);
-		return fail(err, errlen, "cannot read %s: %s", path,
-		    strerror(saved));
-	}
-	close(fd);
-	return 0;
-}
 
 /* Stored objects are ours, but a file over this is not a certificate. */
 #define STORED_FILE_MAX	(1024 * 1024)
@@ -1066,14 +1035,14 @@ tls_cert_load(const char *dir, const char *name, struct tls_cert *c,
 		fail(err, errlen, "path too long in %s", dir);
 		goto out;
 	}
-	if (read_file(path, &crt, err, errlen) < 0 ||
+	if (buf_read_file(&crt, path, err, errlen) < 0 ||
 	    read_certs(crt.data, crt.len, &n.cert, &n.chain, err, errlen) < 0)
 		goto out;
 	if (make_path(path, sizeof path, dir, "", name, ".key") < 0) {
 		fail(err, errlen, "path too long in %s", dir);
 		goto out;
 	}
-	if (read_file(path, &key, err, errlen) < 0)
+	if (buf_read_file(&key, path, err, errlen) < 0)
 		goto out;
 	if ((n.key = read_key(key.data, key.len, NULL)) == NULL) {
 		fail(err, errlen, "no private key in %s", path);
