@@ -45,6 +45,7 @@
  * NOT FOR
  *	Sockets, timers, TLS, AUTH, DNS.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,7 @@ struct smtp_session {
 	char				 tls_version[32];
 	char				 tls_cipher[96];
 	int				 auth_step;	/* AUTH_STEP_* */
+	int				 auth_response;	/* s->cmd is a line after a 334 */
 	int				 auth_login;	/* mechanism LOGIN (else PLAIN) */
 	char				 auth_user[256];
 	int				 authenticated;
@@ -210,11 +212,13 @@ cmd_for_log(const struct smtp_session *s, char *out, unsigned outlen)
 	char tmp[LOG_ARG_MAX + 1];
 	size_t n = strnlen(s->cmd, LOG_ARG_MAX);
 
-	/* Never log credentials: an AUTH line shows its mechanism only. */
-	if (s->auth_step != AUTH_STEP_NONE)
+	/* Never log credentials: an AUTH line shows its mechanism only.
+	 * auth_response too: a refused response has already left its step. */
+	if (s->auth_step != AUTH_STEP_NONE || s->auth_response)
 		return "<AUTH response>";
-	if (strncasecmp(s->cmd, "AUTH ", 5) == 0) {
-		n = 5 + strcspn(s->cmd + 5, " ");
+	if (strncasecmp(s->cmd, "AUTH", 4) == 0 && !isalnum((unsigned char)s->cmd[4])) {
+		/* "AUTH PLAIN <secret>", or a broken "AUTH\tPLAIN <secret>". */
+		n = 4 + (s->cmd[4] == ' ' ? 1 + strcspn(s->cmd + 5, " \t") : 0);
 		if (n > LOG_ARG_MAX)
 			n = LOG_ARG_MAX;
 	}
@@ -1566,9 +1570,11 @@ command_step(struct smtp_session *s)
 		refuse(s, 500, "5.5.2", "NUL byte in command");
 		return 1;
 	}
-	if (s->auth_step != AUTH_STEP_NONE)
+	if (s->auth_step != AUTH_STEP_NONE) {
+		s->auth_response = 1;
 		auth_line(s, s->cmd);
-	else
+		s->auth_response = 0;
+	} else
 		dispatch(s);
 	return 1;
 }

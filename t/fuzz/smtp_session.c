@@ -5,8 +5,10 @@
  * Input: byte 0 picks the listener and client address (so HAT actions and
  * relay paths are all reached) and whether a canned EHLO/MAIL/RCPT/DATA
  * prefix goes first; byte 1 seeds the chunking and the fake qmgr's
- * behaviour (commit ok or failure, channel loss, timeouts); the rest is
- * what the client sends.  It is fed the way smtpd.c feeds it: only as much
+ * behaviour (commit ok or failure, channel loss, timeouts) and whether the
+ * listener has a certificate and credentials (STARTTLS and AUTH: the
+ * handshake and the password check answer at random); the rest is what
+ * the client sends.  It is fed the way smtpd.c feeds it: only as much
  * as smtp_session_input_room() allows, replies taken out when the session
  * stops, smtp_session_process() again while it is runnable.
  *
@@ -14,7 +16,10 @@
  * at most SMTP_DATA_FRAME, at most one open transaction), bounded input
  * and reply buffers, replies that are well-formed SMTP lines ("ddd" then
  * ' ' or '-', CRLF, at most 512 octets), and no reply at all while the
- * session waits for a commit.
+ * session waits for a commit or a password check; STARTTLS leaves no
+ * unprocessed input behind (pipelined bytes are discarded) and TLS is
+ * active only after smtp_session_tls_started; auth_check gets a user of
+ * 1-255 bytes and is asked only when credentials were offered.
  *
  * Not for: the DATA parser's own contract (smtp_data.c).  make fuzz
  * compiles only lib/ sources with this file, so the smtpd sources are included
@@ -40,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char fuzz_yaml[] =
     "hostname: mx.fuzz\n"
     "smtpd: { max_errors: 30 }\n"
+    "auth: { max_failures: 4, max_failures_per_ip: 9 }\n"
     "aliases: { team@example.com: [a@example.com, b@example.net], void@: /dev/null }\n"
     "listeners:\n"
     "  - name: In\n"
@@ -73,13 +79,32 @@ static const char fuzz_yaml[] =
     "    port: 2525\n"
     "    hat:\n"
     "      - { group: ALL, match: [ALL], policy: ACCEPTED }\n"
+    "  - name: Tls\n"
+    "    type: public\n"
+    "    port: 2526\n"
+    "    hat:\n"
+    "      - { group: REQ, match: [\"192.0.2.20\", \"10.9.0.0/16\"], policy: TLSREQ }\n"
+    "      - { group: CLEAR, match: [\"127.0.0.1\"], policy: AUTHCLEAR }\n"
+    "      - { group: ALL, match: [ALL], policy: TLSPREF }\n"
+    "    rat:\n"
+    "      - { match: example.com, action: accept }\n"
+    "      - { match: ALL, action: reject }\n"
+    "  - name: Sub\n"
+    "    type: private\n"
+    "    port: 2527\n"
+    "    hat:\n"
+    "      - { group: ALL, match: [ALL], policy: TLSPREF }\n"
     "policies:\n"
     "  ACCEPTED: { action: accept, max_message_size: 2k, max_rcpts_per_msg: 4 }\n"
     "  SMALL: { action: accept, max_message_size: 60, max_rcpts_per_msg: 2 }\n"
     "  RELAYED: { action: relay }\n"
     "  BLOCKED: { action: reject }\n"
     "  REFUSE: { action: tcprefuse }\n"
-    "  LIMITS: { max_rcpts_per_hour: 6, dhap_max_invalid_rcpts_per_hour: 5, max_msgs_per_conn: 3 }\n";
+    "  LIMITS: { max_rcpts_per_hour: 6, dhap_max_invalid_rcpts_per_hour: 5, max_msgs_per_conn: 3 }\n"
+    "  TLSPREF: { action: accept, tls: preferred, auth: preferred, max_message_size: 2k }\n"
+    "  TLSREQ: { action: accept, tls: required, auth: required }\n"
+    "  AUTHCLEAR: { action: accept, tls: preferred, auth: required,\n"
+    "    auth_requires_tls: false }\n";
 
 static const char prefix[] =
     "EHLO fuzz.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n";
@@ -88,13 +113,15 @@ static const char *const clients[] = {
 	"192.0.2.1", "10.9.1.1", "10.8.0.1", "192.0.2.10", "192.0.2.20", "127.0.0.1",
 	"2001:db8::10", "::ffff:192.0.2.20",
 };
-static const char *const listeners[] = { "In", "Out", "Sink" };
+static const char *const listeners[] = { "In", "Out", "Sink", "Tls", "Sub" };
 
 struct fz {
 	int		ready;
 	int		open;
 	uint32_t	next_mid;
 	uint32_t	rnd;
+	int		auth_pending;	/* auth_check called, not answered */
+	int		auth_offered;	/* params.auth_available */
 };
 
 static struct config *fuzz_cfg;
@@ -182,6 +209,18 @@ fz_counter(void *arg, const char *name, uint64_t delta)
 	    strcmp(name, SMTP_COUNTER_RATE_LIMIT_HITS) == 0) && delta == 1);
 }
 
+static void
+fz_auth_check(void *arg, const char *user, const char *pass)
+{
+	size_t n = strlen(user);
+
+	(void)arg;
+	CHECK(fz.auth_offered && !fz.auth_pending);
+	CHECK(n > 0 && n < 256);
+	CHECK(strlen(pass) < SMTP_LINE_MAX);
+	fz.auth_pending = 1;
+}
+
 static const struct smtp_session_ops fz_ops = {
 	.qmgr_ready = fz_ready,
 	.take_mid = fz_take_mid,
@@ -190,6 +229,7 @@ static const struct smtp_session_ops fz_ops = {
 	.end = fz_end,
 	.abort = fz_abort,
 	.counter = fz_counter,
+	.auth_check = fz_auth_check,
 };
 
 static void
@@ -259,11 +299,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&sp, 0, sizeof sp);
 	sp.cfg = fuzz_cfg;
-	sp.listener = config_listener(fuzz_cfg, listeners[(mode >> 3) % 3]);
+	sp.listener = config_listener(fuzz_cfg, listeners[((mode >> 3) & 7) % 5]);
 	sp.local_ip = "192.0.2.254";
 	sp.client_ip = clients[mode & 7];
 	sp.icid = 1;
 	sp.rates = fz_rates;
+	sp.tls_available = (data[1] & 0x10) == 0;
+	sp.auth_available = fz.auth_offered = (data[1] & 0x20) == 0;
 	s = smtp_session_new(&sp, &fz_ops, NULL);
 	smtp_session_start(s);
 
@@ -295,6 +337,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				smtp_session_committed(s, COMMIT_OK, "");
 			continue;
 		}
+		if (st == SMTP_STARTTLS) {
+			uint32_t r = fz_rand() % 8;
+
+			CHECK(smtp_session_input_room(s) == 0);
+			CHECK(s->in.len == s->in_off);	/* nothing pipelined survives */
+			CHECK(!smtp_session_tls_active(s));
+			if (r == 0)
+				smtp_session_tls_failed(s, "handshake: fuzz");
+			else if (r == 1)
+				smtp_session_timeout(s, SMTP_TIMEOUT_IDLE);
+			else {
+				smtp_session_tls_started(s, "TLSv1.3", "TLS_AES_128_GCM_SHA256",
+				    r == 2 ? "CN=fuzz\n\x01" : NULL);
+				CHECK(smtp_session_state(s) == SMTP_CMD);
+				CHECK(smtp_session_tls_active(s));
+				CHECK(s->in.len == 0 && s->greeted == GREET_NONE && !s->in_txn);
+			}
+			continue;
+		}
+		if (st == SMTP_WAIT_AUTH) {
+			uint32_t r = fz_rand() % 8;
+
+			CHECK(smtp_session_input_room(s) == 0);
+			CHECK(fz.auth_pending);
+			fz.auth_pending = 0;
+			if (r == 0)
+				smtp_session_lost(s);
+			else
+				smtp_session_auth_result(s, r < 3 ? SMTP_AUTH_OK : r == 3 ?
+				    SMTP_AUTH_TEMPFAIL : SMTP_AUTH_FAIL);
+			continue;
+		}
+		CHECK(!fz.auth_pending);
 		if (st == SMTP_WAIT_MID) {
 			CHECK(smtp_session_input_room(s) == 0);
 			if (fz_rand() % 4 == 0) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
@@ -250,6 +251,33 @@ static const struct smtp_session_ops fake_ops = {
 	.verify_domain = f_verify,
 };
 
+/* AUTH: the password check answers later (smtp_session_auth_result). */
+static int auth_calls;
+static char auth_seen_user[300], auth_seen_pass[600];
+
+static void
+f_auth_check(void *arg, const char *user, const char *pass)
+{
+	(void)arg;
+	auth_calls++;
+	snprintf(auth_seen_user, sizeof auth_seen_user, "%s", user);
+	snprintf(auth_seen_pass, sizeof auth_seen_pass, "%s", pass);
+}
+
+static const struct smtp_session_ops auth_ops = {
+	.qmgr_ready = f_ready,
+	.take_mid = f_take_mid,
+	.begin = f_begin,
+	.data = f_data,
+	.end = f_end,
+	.abort = f_abort,
+	.counter = f_counter,
+	.now = f_now,
+	.rescon = f_rescon,
+	.verify_domain = f_verify,
+	.auth_check = f_auth_check,
+};
+
 static void
 fake_reset(void)
 {
@@ -269,6 +297,8 @@ static uint32_t conns_ip;		/* params.conns_from_ip */
 static const char *ptr_name;		/* params.ptr_host */
 static int ptr_verified;
 static const char *listed_zone;		/* the one DNS list the client is on */
+static int sess_tls;			/* params.tls_available */
+static int sess_auth;			/* params.auth_available, auth_ops */
 static struct buf pending;	/* bytes "on the socket" not yet taken */
 static struct buf acc;		/* replies of the last step */
 static size_t chunk;		/* 0: as much as fits; 1: byte at a time */
@@ -310,7 +340,11 @@ sess_open(const char *listener, const char *ip)
 	p.ptr_host = ptr_name;
 	p.host_verified = ptr_verified;
 	p.listed = listed_zone != NULL ? f_listed : NULL;
-	s = smtp_session_new(&p, &fake_ops, &fq);
+	p.tls_available = sess_tls;
+	p.auth_available = sess_auth;
+	auth_calls = 0;
+	auth_seen_user[0] = auth_seen_pass[0] = '\0';
+	s = smtp_session_new(&p, sess_auth ? &auth_ops : &fake_ops, &fq);
 	smtp_session_start(s);
 	return s;
 }
@@ -419,6 +453,24 @@ log_has(const char *needle)
 		found = strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
+}
+
+/* No line since log_start() contains needle; prints the first that does. */
+static int
+log_lacks(const char *needle)
+{
+	FILE *f = fopen(logpath, "r");
+	char line[8192];
+	int found = 0;
+
+	if (f == NULL)
+		return 1;
+	fseek(f, log_mark, SEEK_SET);
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		if ((found = strstr(line, needle) != NULL))
+			printf("# in the log: %s", line);
+	fclose(f);
+	return !found;
 }
 
 /* ---- tests ---- */
@@ -1661,6 +1713,575 @@ test_inbound_policy(void)
 	rates = NULL;
 }
 
+/* ---- STARTTLS and AUTH ---- */
+
+static const char yaml_tls[] =
+    "hostname: mx.test\n"
+    "smtpd: { max_errors: 50 }\n"
+    "auth: { max_failures: 3, max_failures_per_ip: 5 }\n"
+    "listeners:\n"
+    "  - { name: Off, type: public, address: 127.0.0.1, port: 2530,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: OFF } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: Pref, type: public, address: 127.0.0.1, port: 2531,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: PREF } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: Req, type: public, address: 127.0.0.1, port: 2532,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: REQ } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: AuthReq, type: public, address: 127.0.0.1, port: 2533,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: AREQ } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: Clear, type: public, address: 127.0.0.1, port: 2534,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: CLEAR } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: Both, type: public, address: 127.0.0.1, port: 2535,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: BOTH } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: Mixed, type: public, address: 127.0.0.1, port: 2536,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: MIXED } ],\n"
+    "      rat: [ { match: example.com, action: accept }, { match: ALL, action: reject } ] }\n"
+    "  - { name: Priv, type: private, address: 127.0.0.1, port: 2537,\n"
+    "      hat: [ { group: ALL, match: [ALL], policy: PREF } ] }\n"
+    "policies:\n"
+    "  OFF: { action: accept, tls: off, auth: preferred }\n"
+    "  PREF: { action: accept, tls: preferred, auth: preferred }\n"
+    "  REQ: { action: accept, tls: required }\n"
+    "  AREQ: { action: accept, tls: preferred, auth: required }\n"
+    "  CLEAR: { action: accept, tls: off, auth: preferred, auth_requires_tls: false }\n"
+    "  BOTH: { action: accept, tls: required, auth: required }\n"
+    "  MIXED: { action: accept, tls: preferred, auth: preferred, auth_requires_tls: false }\n";
+
+#define EHLO_HEAD "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n250-8BITMIME\r\n" \
+    "250-SMTPUTF8\r\n"
+#define EHLO_TAIL "250 ENHANCEDSTATUSCODES\r\n"
+static const char ehlo_plain[] = EHLO_HEAD EHLO_TAIL;
+static const char ehlo_tls[] = EHLO_HEAD "250-STARTTLS\r\n" EHLO_TAIL;
+static const char ehlo_auth[] = EHLO_HEAD "250-AUTH PLAIN LOGIN\r\n" EHLO_TAIL;
+static const char ehlo_tls_auth[] = EHLO_HEAD "250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n"
+    EHLO_TAIL;
+static const char must_tls[] = "530 5.7.0 Must issue a STARTTLS command first\r\n";
+
+/* The handshake worked (as smtpd.c reports it). */
+static const char *
+tls_up(struct smtp_session *s, const char *peer)
+{
+	buf_reset(&acc);
+	smtp_session_tls_started(s, "TLSv1.3", "TLS_AES_256_GCM_SHA384", peer);
+	pump(s);
+	return acc.data ? acc.data : "";
+}
+
+/* The password check answered. */
+static const char *
+auth_answer(struct smtp_session *s, int result)
+{
+	buf_reset(&acc);
+	smtp_session_auth_result(s, result);
+	pump(s);
+	return acc.data ? acc.data : "";
+}
+
+/* base64 of n bytes, in a static buffer. */
+static const char *
+b64(const char *p, size_t n)
+{
+	static char out[4][700];
+	static int k;
+
+	k = (k + 1) % 4;
+	base64_encode(p, n, out[k]);
+	return out[k];
+}
+
+/* "AUTH PLAIN <b64(\0user\0pass)>\r\n" */
+static const char *
+plain_cmd(const char *authz, const char *user, const char *pass)
+{
+	static char cmd[1024];
+	char raw[600];
+	size_t n;
+
+	n = (size_t)snprintf(raw, sizeof raw, "%s%c%s%c%s", authz, 0, user, 0, pass);
+	snprintf(cmd, sizeof cmd, "AUTH PLAIN %s\r\n", b64(raw, n));
+	return cmd;
+}
+
+/* A session on listener with TLS up and EHLO said again. */
+static struct smtp_session *
+open_tls(const char *listener, const char *ip)
+{
+	struct smtp_session *s = sess_open(listener, ip);
+
+	banner(s);
+	say(s, "EHLO c\r\nSTARTTLS\r\n");
+	tls_up(s, NULL);
+	say(s, "EHLO c\r\n");
+	return s;
+}
+
+static void
+test_starttls(void)
+{
+	struct smtp_session *s;
+	const char *r;
+
+	sess_tls = 1;
+	sess_auth = 1;
+
+	/* tls: off: never offered, 502 even with a certificate. */
+	s = sess_open("Off", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\r\n"), ehlo_plain, "tls off: no STARTTLS (and no AUTH in clear)");
+	is_str(say(s, "STARTTLS\r\n"), "502 5.5.1 Command not implemented\r\n",
+	    "tls off: STARTTLS 502");
+	is(smtp_session_state(s), SMTP_CMD, "tls off: still reading commands");
+	sess_close(s);
+
+	/* preferred, no certificate: not offered, 454. */
+	sess_tls = 0;
+	log_start();
+	s = sess_open("Pref", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\r\n"), ehlo_plain, "no certificate: no STARTTLS");
+	is_str(say(s, "STARTTLS\r\n"), "454 4.7.0 TLS not available due to temporary reason\r\n",
+	    "no certificate: 454");
+	ok(log_has("ICID 7 STARTTLS refused: the listener has no usable certificate"),
+	    "no certificate: logged");
+	sess_close(s);
+	sess_tls = 1;
+
+	/* preferred with a certificate: offered until active. */
+	s = sess_open("Pref", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\r\n"), ehlo_tls, "preferred: STARTTLS offered, AUTH not before TLS");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"),
+	    "250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n",
+	    "preferred: mail in clear is accepted");
+	is_str(say(s, "STARTTLS now\r\n"), "501 5.5.4 Syntax: STARTTLS\r\n",
+	    "STARTTLS with arguments: 501");
+	log_start();
+	is_str(say(s, "STARTTLS\r\nRSET\r\nMAIL FROM:<evil@example.org>\r\n"),
+	    "220 2.0.0 Ready to start TLS\r\n",
+	    "STARTTLS with pipelined commands: only the 220");
+	is(pending.len, 0, "the whole write was taken");
+	is(smtp_session_state(s), SMTP_STARTTLS, "waiting for the handshake");
+	is(smtp_session_input_room(s), 0, "no input taken during the handshake");
+	ok(log_has("ICID 7 STARTTLS: discarded 36 bytes sent before the TLS handshake"),
+	    "discarded bytes logged");
+	ok(!log_has("evil"), "the discarded MAIL was never looked at");
+	ok(!smtp_session_tls_active(s), "not active before the handshake");
+	is_str(tls_up(s, "CN=client.example,O=Test"), "", "handshake done: no banner");
+	ok(smtp_session_tls_active(s), "TLS active");
+	ok(log_has("ICID 7 TLS success protocol TLSv1.3 cipher TLS_AES_256_GCM_SHA384 client "
+	    "certificate CN=client.example,O=Test"), "TLS success logged with the peer");
+	is(fq.begins, 0, "nothing reached qmgr");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "503 Error: send HELO/EHLO first\r\n",
+	    "after TLS: EHLO needed again (and enhanced codes forgotten)");
+	is_str(say(s, "EHLO c\r\n"), ehlo_auth, "after TLS: no STARTTLS, AUTH offered");
+	is_str(say(s, "RCPT TO:<b@example.com>\r\n"), "503 5.5.1 Error: need MAIL command\r\n",
+	    "the MAIL from before TLS is gone");
+	is_str(say(s, "STARTTLS\r\n"), "503 5.5.1 Error: TLS already active\r\n",
+	    "second STARTTLS: 503");
+	r = say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nx\r\n.\r\n");
+	ok(strstr(r, "354 ") != NULL, "mail over TLS");
+	ok(fq.data.data != NULL && strstr(fq.data.data, "\r\n\t(using TLSv1.3 with cipher "
+	    "TLS_AES_256_GCM_SHA384)\r\n\tby mx.test (Sallyport) with ESMTPS id 100\r\n") != NULL,
+	    "Received: ESMTPS with protocol and cipher");
+	ok(fq.data.data != NULL && strstr(fq.data.data, "evil") == NULL,
+	    "no trace of the injected command");
+	is_str(commit(s, COMMIT_OK, ""), "250 2.0.0 ok: Message 100 accepted\r\n", "committed");
+	sess_close(s);
+
+	/* STARTTLS mid-transaction: the open envelope is dropped. */
+	s = sess_open("Pref", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nSTARTTLS\r\n");
+	tls_up(s, NULL);
+	is_str(say(s, "EHLO c\r\nDATA\r\n"), "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n"
+	    "250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n"
+	    "503 5.5.1 Error: need MAIL command\r\n", "after TLS: DATA finds no transaction");
+	is(fq.begins, 0, "DATA after TLS did not start the old transaction");
+	sess_close(s);
+
+	/* Handshake failure: logged, closed. */
+	log_start();
+	s = sess_open("Pref", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nSTARTTLS\r\n");
+	smtp_session_tls_failed(s, "handshake: wrong version number");
+	is(smtp_session_state(s), SMTP_CLOSED, "failed handshake closes");
+	ok(log_has("ICID 7 TLS failed: handshake: wrong version number"), "failure logged");
+	sess_close(s);
+	ok(log_has("ICID 7 close (TLS handshake failed)"), "close reason logged");
+
+	/* tls: required. */
+	log_start();
+	s = sess_open("Req", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "NOOP\r\n"), "250 Ok\r\n", "required: NOOP allowed");
+	is_str(say(s, "HELO c\r\n"), must_tls, "required: HELO 530");
+	is_str(say(s, "EHLO c\r\n"), ehlo_tls, "required: EHLO allowed, offers STARTTLS");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), must_tls, "required: MAIL 530");
+	is_str(say(s, "RCPT TO:<b@example.com>\r\n"), must_tls, "required: RCPT 530");
+	is_str(say(s, "DATA\r\n"), must_tls, "required: DATA 530");
+	is_str(say(s, "RSET\r\n"), must_tls, "required: RSET 530");
+	is_str(say(s, "VRFY joe\r\n"), must_tls, "required: VRFY 530");
+	is_str(say(s, "HELP\r\n"), must_tls, "required: HELP 530");
+	is_str(say(s, "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n"), must_tls, "required: AUTH 530");
+	is_str(say(s, "NOOP\r\n"), "250 2.0.0 Ok\r\n", "required: NOOP still allowed");
+	ok(log_has("ICID 7 refused 'MAIL FROM:<a@example.org>': 530 5.7.0 TLS required"),
+	    "530 logged");
+	ok(log_has("ICID 7 refused 'AUTH PLAIN': 530 5.7.0 TLS required"),
+	    "530 to AUTH logged without the credentials");
+	ok(!log_has("AHVzZXIAc2VjcmV0"), "no credentials in the log");
+	is_str(say(s, "QUIT\r\n"), "221 2.0.0 Bye\r\n", "required: QUIT allowed");
+	sess_close(s);
+	ok(log_has("ICID 7 TLS was required but the client did not start it"),
+	    "a client that gave up is logged");
+
+	log_start();
+	s = sess_open("Req", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nSTARTTLS\r\n");
+	tls_up(s, NULL);
+	r = say(s, "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+	    "DATA\r\nx\r\n.\r\n");
+	ok(strstr(r, "250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n354 ") != NULL,
+	    "required: mail accepted after STARTTLS");
+	is(fq.begins, 1, "required: message reached qmgr");
+	commit(s, COMMIT_OK, "");
+	say(s, "QUIT\r\n");
+	sess_close(s);
+	ok(!log_has("TLS was required but"), "no 'TLS was required' line after TLS");
+
+	/* tls: required and auth: required: the TLS 530 comes first. */
+	s = sess_open("Both", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), must_tls,
+	    "both required: STARTTLS 530 takes precedence");
+	sess_close(s);
+
+	sess_tls = 0;
+	sess_auth = 0;
+}
+
+static void
+test_auth(void)
+{
+	struct smtp_session *s;
+	const char *r, *c;
+	char login_user[64], login_pass[64], plain_b64[256], cont_b64[256], bad_b64[256];
+	char authz_b64[256];
+
+	sess_tls = 1;
+	sess_auth = 1;
+	rates = rate_table_new(16);
+	log_start();
+
+	/* Not offered, and 538, before TLS while auth_requires_tls. */
+	s = sess_open("Pref", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\r\n"), ehlo_tls, "AUTH not offered before TLS");
+	is_str(say(s, plain_cmd("", "user", "s3cr3t-PW")),
+	    "538 5.7.11 Encryption required for requested authentication mechanism\r\n",
+	    "AUTH before TLS: 538");
+	is(auth_calls, 0, "no password check");
+	sess_close(s);
+
+	/* Without auth_check (or a users file) AUTH is never offered. */
+	sess_auth = 0;
+	s = open_tls("Pref", "192.0.2.1");
+	is_str(say(s, "EHLO c\r\n"), ehlo_plain, "no credentials: AUTH not offered");
+	is_str(say(s, "AUTH PLAIN AHUAcA==\r\n"), "502 5.5.1 Command not implemented\r\n",
+	    "no credentials: 502");
+	sess_close(s);
+	sess_auth = 1;
+
+	/* auth_requires_tls false: offered in clear. */
+	s = sess_open("Clear", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\r\n"), ehlo_auth, "auth_requires_tls false: AUTH in clear");
+	sess_close(s);
+	s = sess_open("Mixed", "192.0.2.1");
+	banner(s);
+	is_str(say(s, "EHLO c\r\n"), ehlo_tls_auth, "STARTTLS and AUTH both offered");
+	sess_close(s);
+
+	/* PLAIN with an initial response. */
+	s = open_tls("Pref", "192.0.2.1");
+	snprintf(plain_b64, sizeof plain_b64, "%s", plain_cmd("", "user", "s3cr3t-PW") + 11);
+	plain_b64[strlen(plain_b64) - 2] = '\0';
+	is_str(say(s, plain_cmd("", "user", "s3cr3t-PW")), "", "PLAIN: no reply yet");
+	is(smtp_session_state(s), SMTP_WAIT_AUTH, "PLAIN: waiting for the check");
+	is(auth_calls, 1, "PLAIN: one check");
+	is_str(auth_seen_user, "user", "PLAIN: user");
+	is_str(auth_seen_pass, "s3cr3t-PW", "PLAIN: password");
+	is_str(auth_answer(s, SMTP_AUTH_OK), "235 2.7.0 Authentication successful\r\n",
+	    "PLAIN: 235");
+	ok(log_has("ICID 7 AUTH success user 'user' mechanism PLAIN tls TLSv1.3"),
+	    "success logged");
+	is_str(say(s, "EHLO c\r\n"), ehlo_plain, "authenticated: AUTH no longer offered");
+	is_str(say(s, "AUTH PLAIN AHUAcA==\r\n"), "503 5.5.1 Error: already authenticated\r\n",
+	    "second AUTH: 503");
+	/* An authenticated client relays from a listener whose policy accepts. */
+	r = say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<x@elsewhere.test>\r\n"
+	    "DATA\r\nx\r\n.\r\n");
+	ok(strstr(r, "250 2.1.5 Recipient ok\r\n354 ") != NULL,
+	    "authenticated: relays to any recipient");
+	ok(fq.data.data != NULL && strstr(fq.data.data, "with ESMTPSA id 100") != NULL,
+	    "Received: ESMTPSA");
+	commit(s, COMMIT_OK, "");
+	sess_close(s);
+
+	/* The same client unauthenticated does not. */
+	s = open_tls("Pref", "192.0.2.1");
+	say(s, "MAIL FROM:<a@example.org>\r\n");
+	is_str(say(s, "RCPT TO:<x@elsewhere.test>\r\n"),
+	    "550 5.7.1 Recipient address rejected: Access denied\r\n",
+	    "not authenticated: no relaying");
+	is_str(say(s, "AUTH PLAIN AHUAcA==\r\n"),
+	    "503 5.5.1 Error: MAIL transaction in progress\r\n", "AUTH inside a transaction: 503");
+	sess_close(s);
+
+	/* Private listener: relay only after AUTH. */
+	s = open_tls("Priv", "192.0.2.1");
+	say(s, "MAIL FROM:<a@example.org>\r\n");
+	is_str(say(s, "RCPT TO:<x@elsewhere.test>\r\n"), "550 5.7.1 Relaying denied\r\n",
+	    "private, accept policy: relaying denied");
+	say(s, "RSET\r\n");
+	say(s, plain_cmd("user", "user", "s3cr3t-PW"));
+	is_str(auth_seen_user, "user", "PLAIN with authzid = authcid: accepted");
+	auth_answer(s, SMTP_AUTH_OK);
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<x@elsewhere.test>\r\n"),
+	    "250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n", "private: relays after AUTH");
+	sess_close(s);
+
+	/* PLAIN with a 334 continuation, and commands pipelined behind AUTH. */
+	s = open_tls("Pref", "192.0.2.1");
+	is_str(say(s, "AUTH PLAIN\r\n"), "334 \r\n", "PLAIN without initial response: 334");
+	snprintf(cont_b64, sizeof cont_b64, "%s", b64("\0u2\0s3cr3t-PW2", 14));
+	c = cont_b64;
+	{
+		char line[300];
+
+		snprintf(line, sizeof line, "%s\r\nMAIL FROM:<a@example.org>\r\n", c);
+		is_str(say(s, line), "", "continuation: waiting for the check");
+	}
+	is_str(auth_seen_user, "u2", "continuation: user");
+	is_str(auth_seen_pass, "s3cr3t-PW2", "continuation: password");
+	is_str(auth_answer(s, SMTP_AUTH_OK),
+	    "235 2.7.0 Authentication successful\r\n250 2.1.0 Sender ok\r\n",
+	    "the pipelined MAIL is answered after the 235");
+	sess_close(s);
+
+	/* LOGIN, and LOGIN with the user name as initial response. */
+	s = open_tls("Pref", "192.0.2.1");
+	is_str(say(s, "AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n", "LOGIN: Username:");
+	snprintf(login_user, sizeof login_user, "%s", b64("loginuser", 9));
+	snprintf(login_pass, sizeof login_pass, "%s", b64("s3cr3t-PW3", 10));
+	{
+		char line[300];
+
+		snprintf(line, sizeof line, "%s\r\n", login_user);
+		is_str(say(s, line), "334 UGFzc3dvcmQ6\r\n", "LOGIN: Password:");
+		snprintf(line, sizeof line, "%s\r\n", login_pass);
+		is_str(say(s, line), "", "LOGIN: checking");
+	}
+	is_str(auth_seen_user, "loginuser", "LOGIN: user");
+	is_str(auth_seen_pass, "s3cr3t-PW3", "LOGIN: password");
+	is_str(auth_answer(s, SMTP_AUTH_OK), "235 2.7.0 Authentication successful\r\n",
+	    "LOGIN: 235");
+	ok(log_has("ICID 7 AUTH success user 'loginuser' mechanism LOGIN"), "LOGIN logged");
+	sess_close(s);
+	s = open_tls("Pref", "192.0.2.1");
+	{
+		char line[300];
+
+		snprintf(line, sizeof line, "AUTH LOGIN %s\r\n", login_user);
+		is_str(say(s, line), "334 UGFzc3dvcmQ6\r\n", "LOGIN with initial response");
+		is_str(say(s, "*\r\n"), "501 5.0.0 Authentication cancelled\r\n",
+		    "LOGIN: '*' at the password cancels");
+	}
+	is(auth_calls, 0, "cancelled: no check");
+	is_str(say(s, "NOOP\r\n"), "250 2.0.0 Ok\r\n", "back to commands after cancel");
+	is_str(say(s, "AUTH PLAIN\r\n*\r\n"), "334 \r\n501 5.0.0 Authentication cancelled\r\n",
+	    "PLAIN: '*' cancels");
+	is_str(say(s, "AUTH LOGIN\r\n*\r\n"),
+	    "334 VXNlcm5hbWU6\r\n501 5.0.0 Authentication cancelled\r\n",
+	    "LOGIN: '*' at the user name cancels");
+
+	/* Bad base64 and bad PLAIN responses. */
+	is_str(say(s, "AUTH PLAIN !!!!\r\n"), "501 5.5.2 Invalid base64 data\r\n",
+	    "bad base64 initial response: 501");
+	is_str(say(s, "AUTH PLAIN AHVzZXIAcA=\r\n"), "501 5.5.2 Invalid base64 data\r\n",
+	    "base64 of bad length: 501");
+	is_str(say(s, "AUTH PLAIN\r\nAHVz ZXIAcA==\r\n"),
+	    "334 \r\n501 5.5.2 Invalid base64 data\r\n", "bad base64 continuation: 501");
+	is_str(say(s, "AUTH LOGIN\r\nx\r\n"),
+	    "334 VXNlcm5hbWU6\r\n501 5.5.2 Invalid base64 data\r\n", "LOGIN bad base64: 501");
+	snprintf(authz_b64, sizeof authz_b64, "%s", b64("admin\0user\0s3cr3t-PW", 20));
+	{
+		char line[300];
+
+		snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", authz_b64);
+		is_str(say(s, line), "501 5.5.2 Invalid PLAIN response\r\n",
+		    "PLAIN with authzid != authcid refused");
+		snprintf(line, sizeof line, "AUTH PLAIN\r\n%s\r\n", authz_b64);
+		is_str(say(s, line), "334 \r\n501 5.5.2 Invalid PLAIN response\r\n",
+		    "the same as a continuation refused");
+	}
+	snprintf(bad_b64, sizeof bad_b64, "%s", b64("user\0s3cr3t-PW", 14));
+	{
+		char line[300];
+
+		snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", bad_b64);
+		is_str(say(s, line), "501 5.5.2 Invalid PLAIN response\r\n",
+		    "PLAIN with one NUL refused");
+	}
+	is_str(say(s, "AUTH PLAIN AHVzZXI=\r\n"), "501 5.5.2 Invalid PLAIN response\r\n",
+	    "PLAIN without a password field refused");
+	is_str(say(s, "AUTH PLAIN AABwYXNz\r\n"), "501 5.5.2 Invalid PLAIN response\r\n",
+	    "PLAIN with an empty user refused");
+	is_str(say(s, "AUTH CRAM-MD5\r\n"), "504 5.5.4 Unrecognized authentication type\r\n",
+	    "unknown mechanism: 504");
+	is_str(say(s, "AUTH\r\n"), "504 5.5.4 Unrecognized authentication type\r\n",
+	    "no mechanism: 504");
+	is(auth_calls, 0, "none of those reached the check");
+	sess_close(s);
+
+	/* HELO instead of EHLO. */
+	s = sess_open("Clear", "192.0.2.1");
+	banner(s);
+	say(s, "HELO c\r\n");
+	is_str(say(s, "AUTH PLAIN AHUAcA==\r\n"), "503 Error: send EHLO first\r\n",
+	    "AUTH after HELO: 503");
+	say(s, "EHLO c\r\n");
+	say(s, plain_cmd("", "user", "s3cr3t-PW"));
+	auth_answer(s, SMTP_AUTH_OK);
+	say(s, "MAIL FROM:<a@example.org>\r\nRCPT TO:<x@elsewhere.test>\r\nDATA\r\nx\r\n.\r\n");
+	ok(fq.data.data != NULL && strstr(fq.data.data, "with ESMTPA id 100") != NULL &&
+	    strstr(fq.data.data, "(using") == NULL, "Received: ESMTPA without TLS");
+	commit(s, COMMIT_OK, "");
+	sess_close(s);
+
+	/* AUTH in clear, then STARTTLS: forgotten, offered again. */
+	s = sess_open("Mixed", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	say(s, plain_cmd("", "user", "s3cr3t-PW"));
+	auth_answer(s, SMTP_AUTH_OK);
+	say(s, "STARTTLS\r\n");
+	tls_up(s, NULL);
+	is_str(say(s, "EHLO c\r\n"), ehlo_auth, "after STARTTLS: AUTH offered again");
+	say(s, "MAIL FROM:<a@example.org>\r\n");
+	is_str(say(s, "RCPT TO:<x@elsewhere.test>\r\n"),
+	    "550 5.7.1 Recipient address rejected: Access denied\r\n",
+	    "after STARTTLS: the AUTH from before no longer relays");
+	sess_close(s);
+
+	/* Wrong passwords: 535, then 421 at auth.max_failures (3). */
+	s = open_tls("Pref", "192.0.2.50");
+	say(s, plain_cmd("", "user", "wrong-PW"));
+	is_str(auth_answer(s, SMTP_AUTH_FAIL), "535 5.7.8 Authentication credentials invalid\r\n",
+	    "wrong password: 535");
+	ok(log_has("ICID 7 AUTH failed user 'user' mechanism PLAIN (1 in this connection)"),
+	    "failure logged");
+	say(s, plain_cmd("", "user", "wrong-PW"));
+	is_str(auth_answer(s, SMTP_AUTH_TEMPFAIL), "454 4.7.0 Temporary authentication failure\r\n",
+	    "check failed: 454");
+	say(s, plain_cmd("", "user", "wrong-PW"));
+	is_str(auth_answer(s, SMTP_AUTH_FAIL), "535 5.7.8 Authentication credentials invalid\r\n",
+	    "second wrong password: 535");
+	say(s, "AUTH LOGIN\r\n");
+	say(s, "dXNlcg==\r\n");
+	say(s, "d3Jvbmc=\r\n");
+	is_str(auth_answer(s, SMTP_AUTH_FAIL),
+	    "421 4.7.0 mx.test Too many failed authentication attempts\r\n",
+	    "third failure: 421");
+	is(smtp_session_state(s), SMTP_CLOSED, "closed");
+	sess_close(s);
+	ok(log_has("ICID 7 close (too many failed AUTH attempts)"), "close reason logged");
+
+	/* Per address and hour (max_failures_per_ip 5), across sessions. */
+	s = open_tls("Pref", "192.0.2.50");
+	say(s, plain_cmd("", "user", "wrong-PW"));
+	is_str(auth_answer(s, SMTP_AUTH_FAIL), "535 5.7.8 Authentication credentials invalid\r\n",
+	    "4th failure from this address: 535");
+	say(s, plain_cmd("", "user", "wrong-PW"));
+	auth_answer(s, SMTP_AUTH_FAIL);
+	is_str(say(s, plain_cmd("", "user", "s3cr3t-PW")),
+	    "454 4.7.0 Too many failed authentication attempts, try again later\r\n",
+	    "5 failures from this address in the hour: 454");
+	is(auth_calls, 2, "the password was not checked");
+	ok(log_has("ICID 7 AUTH refused: 5 failed attempts from 192.0.2.50 in the last hour"),
+	    "per-address limit logged");
+	sess_close(s);
+	s = open_tls("Pref", "192.0.2.51");
+	is_str(say(s, plain_cmd("", "user", "s3cr3t-PW")), "", "another address may try");
+	auth_answer(s, SMTP_AUTH_OK);
+	sess_close(s);
+	fake_now += 2 * 3600;
+	s = open_tls("Pref", "192.0.2.50");
+	is_str(say(s, plain_cmd("", "user", "s3cr3t-PW")), "", "two hours later: may try again");
+	sess_close(s);
+
+	/* auth: required. */
+	s = sess_open("AuthReq", "192.0.2.1");
+	banner(s);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "530 5.7.0 Authentication required\r\n",
+	    "auth required: MAIL before AUTH 530 (in clear)");
+	say(s, "STARTTLS\r\n");
+	tls_up(s, NULL);
+	say(s, "EHLO c\r\n");
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "530 5.7.0 Authentication required\r\n",
+	    "auth required: MAIL before AUTH 530 (over TLS)");
+	say(s, plain_cmd("", "user", "s3cr3t-PW"));
+	auth_answer(s, SMTP_AUTH_FAIL);
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "530 5.7.0 Authentication required\r\n",
+	    "auth required: still 530 after a failure");
+	say(s, plain_cmd("", "user", "s3cr3t-PW"));
+	auth_answer(s, SMTP_AUTH_OK);
+	is_str(say(s, "MAIL FROM:<a@example.org>\r\n"), "250 2.1.0 Sender ok\r\n",
+	    "auth required: MAIL after AUTH");
+	sess_close(s);
+
+	/* A connection lost while the password is being checked. */
+	s = open_tls("Pref", "192.0.2.1");
+	say(s, plain_cmd("", "user", "s3cr3t-PW"));
+	smtp_session_lost(s);
+	is(smtp_session_state(s), SMTP_CLOSED, "lost during the check: closed");
+	smtp_session_auth_result(s, SMTP_AUTH_OK);
+	is(smtp_session_state(s), SMTP_CLOSED, "a late answer changes nothing");
+	sess_close(s);
+
+	/* A broken client separating with a tab: an unknown verb, refused,
+	 * and its arguments still kept out of the log. */
+	s = open_tls("Pref", "192.0.2.1");
+	ok(strncmp(say(s, "AUTH\tPLAIN dGFiLXNlY3JldA==\r\n"), "500 ", 4) == 0,
+	    "AUTH<TAB>PLAIN is no command");
+	sess_close(s);
+	ok(log_lacks("dGFiLXNlY3JldA=="), "its credentials are not logged");
+
+	/* No credentials in the log, ever. */
+	ok(log_lacks("s3cr3t"), "no password in the log");
+	ok(log_lacks("wrong-PW"), "no wrong password in the log");
+	ok(log_lacks(plain_b64), "no PLAIN response in the log");
+	ok(log_lacks(cont_b64), "no PLAIN continuation in the log");
+	ok(log_lacks(authz_b64), "no refused PLAIN response in the log");
+	ok(log_lacks(bad_b64), "no malformed PLAIN response in the log");
+	ok(log_lacks(login_pass), "no LOGIN password in the log");
+	ok(log_lacks("d3Jvbmc="), "no LOGIN wrong password in the log");
+	ok(log_lacks("dXNlcg=="), "no LOGIN user name response in the log");
+
+	rate_table_free(rates);
+	rates = NULL;
+	sess_tls = 0;
+	sess_auth = 0;
+}
+
 int
 main(void)
 {
@@ -1702,6 +2323,15 @@ main(void)
 		return 1;
 	}
 	test_inbound_policy();
+	config_free(cfg);
+	src.text = (char *)yaml_tls;
+	src.len = sizeof yaml_tls - 1;
+	if (config_parse_sources(&src, 1, &cfg, err, sizeof err) < 0) {
+		printf("Bail out! config: %s\n", err);
+		return 1;
+	}
+	test_starttls();
+	test_auth();
 	config_free(cfg);
 	buf_free(&pending);
 	buf_free(&acc);
