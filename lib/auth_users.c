@@ -1,5 +1,5 @@
 /*
- * auth - the SMTP AUTH users file; see auth.h.
+ * auth_users - the SMTP AUTH users file; see auth_users.h.
  */
 #include <crypt.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include <openssl/crypto.h>
 
-#include "auth.h"
+#include "auth_users.h"
 #include "xalloc.h"
 
 #define AUTH_USER_MAX	255

@@ -1,5 +1,5 @@
 /*
- * auth - SMTP AUTH credentials of smtpd: the users file (auth.users_file)
+ * auth_users - SMTP AUTH credentials: the users file (auth.users_file)
  * and the password check.
  *
  * The file has one "user:hash" per line, hash in crypt(3) form as in
@@ -17,8 +17,8 @@
  * Not for: counting failures (session.c), AUTH by forwarding to another
  * server (auth_forward), the SMTP exchange (session.c).
  */
-#ifndef SP_SMTPD_AUTH_H
-#define SP_SMTPD_AUTH_H
+#ifndef SP_AUTH_USERS_H
+#define SP_AUTH_USERS_H
 #include <stddef.h>
 
 struct auth_users;

@@ -243,11 +243,21 @@ static const struct keydef tls_defs[] = {
 
 #define RO(f)	offsetof(struct cfg_tls_role, f)
 
-static const struct keydef tls_role_defs[] = {
+/* tls.inbound ("certificate" is there only to say where it belongs). */
+static const struct keydef tls_in_defs[] = {
 	{ .key = "min_version", .kind = K_SPECIAL },
 	{ .key = "ciphers", .kind = K_SPECIAL },
 	{ .key = "ciphersuites", .kind = K_SPECIAL },
 	{ .key = "session_cache", .kind = K_BOOL, .off = RO(session_cache) },
+	{ .key = "certificate", .kind = K_NAME, .off = RO(certificate),
+	  .what = "certificate" },
+	{ .key = NULL },
+};
+
+static const struct keydef tls_out_defs[] = {
+	{ .key = "min_version", .kind = K_SPECIAL },
+	{ .key = "ciphers", .kind = K_SPECIAL },
+	{ .key = "ciphersuites", .kind = K_SPECIAL },
 	{ .key = "certificate", .kind = K_NAME, .off = RO(certificate),
 	  .what = "certificate" },
 	{ .key = NULL },
@@ -1868,11 +1878,13 @@ tls_special(struct cfg_parse *p, const struct keydef *d, yaml_node_t *v,
 	r = strcmp(d->key, "inbound") == 0 ? &cfg->tls.inbound :
 	    &cfg->tls.outbound;
 	if (apply_map(p, v, r == &cfg->tls.inbound ? "tls.inbound" :
-	    "tls.outbound", tls_role_defs, r, NULL, tls_role_special, r) < 0)
+	    "tls.outbound", r == &cfg->tls.inbound ? tls_in_defs : tls_out_defs, r, NULL,
+	    tls_role_special, r) < 0)
 		return -1;
 	if (r == &cfg->tls.inbound && r->certificate != NULL)
 		return perr(p, node_line(v), "tls.inbound: a listener names its "
 		    "certificate (listeners: certificate:), not tls.inbound");
+
 	return 0;
 }
 
@@ -2442,7 +2454,6 @@ config_new(void)
 	cfg->queue.map_size = 1024ULL * 1024 * 1024;
 	cfg->queue.body_file_threshold = 256 * 1024;
 	cfg->tls.inbound.session_cache = 1;
-	cfg->tls.outbound.session_cache = 1;
 	cfg->tls.trust.system = 1;
 	cfg->tls.trust.system_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
 	cfg->tls.alert_on_failure = 0;	/* spec 3.4: optional, assumed off */

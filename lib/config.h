@@ -191,7 +191,7 @@ struct cfg_tls_role {
 	char		*min_version;	/* "TLSv1.2" (default), "TLSv1.3" */
 	char		*ciphers;	/* TLS 1.2 list; NULL: OpenSSL's default */
 	char		*ciphersuites;	/* TLS 1.3 list; NULL: OpenSSL's default */
-	int		 session_cache;	/* inbound: resumption (cache + tickets), default true */
+	int		 session_cache;	/* inbound only: resumption (cache + tickets), default true */
 	char		*certificate;	/* outbound: the client certificate; NULL: none */
 };
 

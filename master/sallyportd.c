@@ -41,6 +41,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "auth_users.h"
 #include "daemon.h"
 #include "ipc_conn.h"
 #include "log.h"
@@ -164,7 +165,6 @@ default_certificate(const struct config *cfg, char *err, size_t errlen)
 	struct tls_cert_params p;
 	struct tls_cert tc;
 	char *dir, e[TLS_CERT_ERR_MAX];
-	const char *san[1];
 	int rc = 0;
 
 	if (c == NULL || access(c->cert, F_OK) == 0 || errno != ENOENT)
@@ -184,10 +184,7 @@ default_certificate(const struct config *cfg, char *err, size_t errlen)
 	}
 	memset(&p, 0, sizeof p);
 	p.key_type = TLS_KEY_EC_P256;
-	p.cn = cfg->hostname;
-	san[0] = cfg->hostname;
-	p.san = san;
-	p.nsan = 0;
+	p.cn = cfg->hostname;	/* also its subjectAltName (tls_cert_generate) */
 	p.days = 825;
 	tls_cert_init(&tc);
 	if (tls_cert_generate(&tc, &p, e, sizeof e) < 0 ||
@@ -223,6 +220,17 @@ check_tls(const struct config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 		SSL_CTX_free(ctx);
+	}
+	if (cfg->auth.users_file != NULL) {
+		const struct cfg_file *f = config_file(cfg, cfg->auth.users_file);
+		struct auth_users *u = f ? auth_users_parse(f->data, f->len, e, sizeof e) : NULL;
+
+		if (u == NULL) {
+			snprintf(err, errlen, "auth.users_file: %s: %s", cfg->auth.users_file,
+			    f ? e : "not loaded");
+			return -1;
+		}
+		auth_users_free(u);
 	}
 	if (cfg->dns.trust_anchors != NULL) {
 		const struct cfg_file *f = config_file(cfg, cfg->dns.trust_anchors);

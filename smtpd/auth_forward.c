@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "auth_forward.h"
 #include "base64.h"
@@ -167,12 +168,13 @@ fwd_tls(struct fwd *f, const struct config *cfg, SSL_CTX *ctx, struct smtp_reply
 	char why[256];
 	int offered = smtp_reply_has_ext(r, "STARTTLS", NULL, NULL);
 
-	if (mode == TLS_OUT_OFF || mode == TLS_OUT_DEFAULT)
+	if (mode == TLS_OUT_OFF)
 		return 0;
+	/* Every other mode: a password never goes out in clear (RFC 4954
+	 * 4, spec 3.5 point 7), so "preferred" cannot fall back here. */
 	if (!offered || ctx == NULL) {
-		if (mode == TLS_OUT_PREFERRED || mode == TLS_OUT_PREFERRED_VERIFY)
-			return 0;
-		snprintf(f->err, f->errlen, "auth.forward: the server offers no STARTTLS");
+		snprintf(f->err, f->errlen, "auth.forward: the server offers no STARTTLS "
+		    "(the password is sent in clear only with forward_tls: off)");
 		return -1;
 	}
 	if (fwd_cmd(f, "STARTTLS\r\n", r) != 220) {
@@ -192,10 +194,13 @@ fwd_tls(struct fwd *f, const struct config *cfg, SSL_CTX *ctx, struct smtp_reply
 	if (tls_policy_verifies(mode, TLS_DANE_NONE) || mode == TLS_OUT_PREFERRED_VERIFY) {
 		ref.name = cfg->auth.forward->host;
 		ref.kind = TLS_REFID_STATIC;
+		/* The server is configured by address: its certificate must
+		 * name that address (an IP SAN), or carry it as a DNS name. */
 		if (SSL_get_verify_result(f->ssl) != X509_V_OK ||
 		    SSL_get0_peer_certificate(f->ssl) == NULL ||
+		    (X509_check_ip_asc(SSL_get0_peer_certificate(f->ssl), ref.name, 0) != 1 &&
 		    !tls_name_check(SSL_get0_peer_certificate(f->ssl), &ref, 1, TLS_NAME_VERIFY,
-		    why, sizeof why)) {
+		    why, sizeof why))) {
 			if (mode != TLS_OUT_PREFERRED_VERIFY) {
 				snprintf(f->err, f->errlen, "auth.forward: the server's "
 				    "certificate is not verified");

@@ -8,8 +8,10 @@
  * thread pool.  The server is an IP address (smtpd is chrooted and
  * resolves no names itself).  TLS per auth.forward_tls with the outbound
  * TLS settings and trust store (tls_ctx_client): the password is never
- * sent in clear unless forward_tls is off, and under a verify mode the
- * certificate must chain to a trusted CA and name the configured host.
+ * sent in clear unless forward_tls is off (preferred cannot fall back to
+ * clear here), and under a verify mode the certificate must chain to a
+ * trusted CA and name the configured address (an IP SAN, or the address
+ * as a DNS name); preferred-verify only logs a failed verification.
  *
  * Not for: the users file (auth.h), the SMTP exchange with our client
  * (session.c).

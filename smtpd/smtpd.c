@@ -98,7 +98,7 @@
 #include "rates.h"
 #include "session.h"
 #include "xalloc.h"
-#include "auth.h"
+#include "auth_users.h"
 #include "auth_forward.h"
 #include "tls_ctx.h"
 #include "tls_io.h"

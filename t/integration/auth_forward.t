@@ -113,6 +113,16 @@ p = subprocess.run([tool('sallyportd'), '-t', '-c', bad], stdout=subprocess.PIPE
 isnt(p.returncode, 0, 'auth.forward with a host name is refused')
 like(p.stderr, r'auth: invalid forward .auth\.example\.test:25.', 'with the key and value')
 
+# A users file with a weak hash refuses the configuration at load.
+sc.write('weak-users', 'alice:$6$ok$%s\nbob:$1$md5$old\n' % ('x' * 86))
+bad = sc.write('weak.yaml', base_config(free_port(), sink.port, sc,
+                                        auth='{ users_file: %s }' % sc.join('weak-users')))
+p = subprocess.run([tool('sallyportd'), '-t', '-c', bad], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, universal_newlines=True, timeout=scale(30))
+isnt(p.returncode, 0, 'a users file with an MD5 hash is refused')
+like(p.stderr, r'auth\.users_file: \S+weak-users: line 2: unsupported hash for .bob.',
+     'naming the file, the line and the user')
+
 gb.stop()
 sink.stop()
 done()

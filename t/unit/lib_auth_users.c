@@ -1,5 +1,5 @@
 /*
- * smtpd_auth - the SMTP AUTH users file (smtpd/auth.c): parsing (comments,
+ * lib_auth_users - the SMTP AUTH users file (lib/auth_users.c): parsing (comments,
  * blank lines, CRLF, errors with their line numbers, names with spaces or
  * ':' refused), hash methods (yescrypt and SHA-512 accepted; DES, MD5,
  * bcrypt, plain text, empty refused), and password checks against hashes
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "../../smtpd/auth.h"
+#include "auth_users.h"
 
 /* A fresh crypt(3) hash of pass with the method prefix ("$y$", "$6$"). */
 static char *

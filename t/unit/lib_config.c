@@ -1598,6 +1598,9 @@ test_tls_keys(void)
 	refused("policies: { P: { auth: maybe } }\n",
 	    "t.yaml:1: invalid auth 'maybe' (one of: off, preferred, required, false, true)",
 	    "an unknown auth value");
+	refused("tls: { outbound: { session_cache: true } }\n",
+	    "t.yaml:1: unknown key 'session_cache' in tls.outbound",
+	    "session resumption is an inbound setting");
 	refused("tls: { trust: { sytem: true } }\n",
 	    "t.yaml:1: unknown key 'sytem' in tls.trust", "a typo in tls.trust");
 	refused("auth: { max_failures: 0 }\n",
