@@ -106,6 +106,7 @@ dane_work(uv_work_t *w)
 	else if (j->r.status != DANE_BOGUS && j->r.status != DANE_TEMPFAIL)
 		j->r.status = DANE_INSECURE;	/* no DANE for hosts of an insecure MX */
 	dane_anchors_free(ta);
+	OPENSSL_thread_stop();	/* this pool thread's RNG state (see dns.c) */
 }
 
 static void session_tls_decide(struct session *s, int ev);

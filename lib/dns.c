@@ -17,6 +17,8 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <pthread.h>
+
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1184,6 +1186,10 @@ query_work(uv_work_t *w)
 	struct dns_query *q = w->data;
 
 	dns_resolve(q->ctx->r, q->kind, q->name, &q->res);
+	/* ldns draws query IDs from OpenSSL's RNG, whose per-thread state
+	 * nobody frees in a pool thread that lives as long as the process:
+	 * free it after every job (it is rebuilt cheaply when needed). */
+	OPENSSL_thread_stop();
 }
 
 static void

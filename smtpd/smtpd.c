@@ -605,6 +605,7 @@ auth_work(uv_work_t *w)
 		j->result = auth_forward_check(j->conf->cfg, j->conf->fwd_ctx, j->user, j->pass,
 		    j->err, sizeof j->err);
 	explicit_bzero(j->pass, sizeof j->pass);
+	OPENSSL_thread_stop();	/* this pool thread's TLS and RNG state (see dns.c) */
 }
 
 static void
