@@ -23,6 +23,7 @@
 #include "dane.h"
 #include "tls_cert.h"
 #include "tap.h"
+#include "testcert.h"
 
 static const char ksk_dnskey[] =
     "dane.test.\tIN\tDNSKEY\t257 3 13 t+4mq/gEQZE5mj1y6Z6mpuVysnc6mWzK6UxwGyZ4f1sKWY6gRxq"
@@ -151,28 +152,9 @@ static EVP_PKEY *leaf_key;
 static void
 make_leaf(void)
 {
-	X509_NAME *nm;
-	X509V3_CTX v3;
-	X509_EXTENSION *e;
-
-	if ((leaf_key = EVP_EC_gen("P-256")) == NULL || (leaf = X509_new()) == NULL)
-		abort();
-	X509_set_version(leaf, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(leaf), 2);
-	X509_gmtime_adj(X509_getm_notBefore(leaf), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(leaf), 86400);
-	nm = X509_get_subject_name(leaf);
-	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"mx.dane.test",
-	    -1, -1, 0);
-	X509_set_issuer_name(leaf, X509_get_subject_name(cert.cert));
-	X509_set_pubkey(leaf, leaf_key);
-	X509V3_set_ctx(&v3, cert.cert, leaf, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:mx.dane.test")) == NULL)
-		abort();
-	X509_add_ext(leaf, e, -1);
-	X509_EXTENSION_free(e);
-	if (X509_sign(leaf, cert.key, EVP_sha256()) <= 0)
-		abort();
+	leaf_key = test_key();
+	leaf = test_cert(leaf_key, "mx.dane.test", "DNS:mx.dane.test", -1, 1, 0, cert.cert,
+	    cert.key);
 	ta_server_ctx = SSL_CTX_new(TLS_server_method());
 	if (SSL_CTX_use_certificate(ta_server_ctx, leaf) != 1 ||
 	    SSL_CTX_use_PrivateKey(ta_server_ctx, leaf_key) != 1 ||

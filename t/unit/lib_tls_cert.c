@@ -21,60 +21,17 @@
 #include "buf.h"
 #include "tls_cert.h"
 #include "tap.h"
+#include "testcert.h"
 
 static char dir[] = "/tmp/lib_tls_cert.XXXXXX";
 
-static EVP_PKEY *
-eckey(void)
-{
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-
-	if (k == NULL)
-		abort();
-	return k;
-}
-
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
-		abort();
-	X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-}
-
-/* A certificate for key, valid from days_from to days_to around now
- * (negative: in the past, built with X509_gmtime_adj), CA or not,
- * signed by issuer/ikey (NULL: self-signed). */
+/* lib_tls_cert's certificates: every leaf names mx.example.com. */
 static X509 *
 mkcert(EVP_PKEY *key, const char *cn, long days_from, long days_to, int ca,
     X509 *issuer, EVP_PKEY *ikey)
 {
-	static long serial = 100;
-	X509 *x = X509_new();
-	X509_NAME *nm;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(x), days_from * 86400);
-	X509_gmtime_adj(X509_getm_notAfter(x), days_to * 86400);
-	X509_set_pubkey(x, key);
-	nm = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : nm);
-	add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-	    ca ? "critical,CA:TRUE" : "CA:FALSE");
-	add_ext(x, x, NID_subject_key_identifier, "hash");
-	if (!ca)
-		add_ext(x, x, NID_subject_alt_name, "DNS:mx.example.com");
-	if (X509_sign(x, ikey ? ikey : key, EVP_sha256()) == 0)
-		abort();
-	return x;
+	return test_cert(key, cn, ca ? NULL : "DNS:mx.example.com", days_from, days_to, ca,
+	    issuer, ikey);
 }
 
 static void
@@ -264,7 +221,7 @@ test_csr(void)
 	char err[TLS_CERT_ERR_MAX];
 	X509_REQ *req;
 	BIO *bio;
-	EVP_PKEY *other = eckey();
+	EVP_PKEY *other = test_key();
 	STACK_OF(X509_EXTENSION) *exts;
 	X509_NAME *nm;
 	char cn[100] = "";
@@ -300,7 +257,7 @@ test_csr(void)
 
 	/* The CA signs it; uploading the signed certificate keeps the key. */
 	{
-		EVP_PKEY *cakey = eckey();
+		EVP_PKEY *cakey = test_key();
 		X509 *ca = mkcert(cakey, "Upload CA", -1, 100, 1, NULL, NULL);
 		X509 *signed_leaf, *foreign;
 		struct buf up;
@@ -341,8 +298,8 @@ static void
 test_import(void)
 {
 	char err[TLS_CERT_ERR_MAX];
-	EVP_PKEY *rootkey = eckey(), *ikey = eckey(), *key = eckey(),
-	    *other = eckey(), *weak;
+	EVP_PKEY *rootkey = test_key(), *ikey = test_key(), *key = test_key(),
+	    *other = test_key(), *weak;
 	X509 *root, *inter, *leaf, *nonca, *leaf_nonca, *oldca, *leaf_oldca,
 	    *oldleaf, *futleaf;
 	struct tls_cert c;

@@ -15,69 +15,7 @@
 #include "tls_cert.h"
 #include "tls_name.h"
 #include "tap.h"
-
-static EVP_PKEY *
-newkey(void)
-{
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-
-	if (k == NULL)
-		abort();
-	return k;
-}
-
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
-		abort();
-	X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-}
-
-/*
- * A certificate for key, with subject CN cn (NULL: none), subjectAltName
- * san (an OpenSSL SAN string such as "DNS:a.example,DNS:b.example"; NULL:
- * none), valid from days_from to days_to (relative to now), CA or not,
- * signed by issuer/ikey (NULL: self-signed).
- */
-static X509 *
-mkcert(EVP_PKEY *key, const char *cn, const char *san, long days_from,
-    long days_to, int ca, X509 *issuer, EVP_PKEY *ikey)
-{
-	static long serial = 1;
-	X509 *x = X509_new();
-	X509_NAME *nm;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(x), days_from * 86400);
-	X509_gmtime_adj(X509_getm_notAfter(x), days_to * 86400);
-	X509_set_pubkey(x, key);
-	nm = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8,
-	    (const unsigned char *)"Sallyport Test", -1, -1, 0);
-	if (cn != NULL)
-		X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8,
-		    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : nm);
-	add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-	    ca ? "critical,CA:TRUE" : "CA:FALSE");
-	add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
-	if (issuer != NULL)
-		add_ext(x, issuer, NID_authority_key_identifier, "keyid");
-	if (ca)
-		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
-	if (san != NULL)
-		add_ext(x, x, NID_subject_alt_name, san);
-	if (X509_sign(x, ikey ? ikey : key, EVP_sha256()) == 0)
-		abort();
-	return x;
-}
+#include "testcert.h"
 
 static int
 m(const char *pres, const char *ref)
@@ -152,8 +90,8 @@ main(void)
 
 	/* Rule A: the CN counts next to SANs (spec 3.3 2a/2b); rule B:
 	 * SANs first, the CN only without DNS SANs (RFC 6125 6.4.4). */
-	k = newkey();
-	x = mkcert(k, "mx.example.com", "DNS:other.example.net,DNS:*.example.org",
+	k = test_key();
+	x = test_cert(k, "mx.example.com", "DNS:other.example.net,DNS:*.example.org",
 	    0, 30, 0, NULL, NULL);
 	ok(check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
 	    "CN matches the MX host next to DNS SANs (verify, rule A)");
@@ -177,7 +115,7 @@ main(void)
 	    "SAN matches the MX host under verify");
 	X509_free(x);
 
-	x = mkcert(k, "mx.example.com", NULL, 0, 30, 0, NULL, NULL);
+	x = test_cert(k, "mx.example.com", NULL, 0, 30, 0, NULL, NULL);
 	ok(check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
 	    "CN used when there are no SANs");
 	ok(!check1(x, "mx2.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why)
@@ -186,25 +124,25 @@ main(void)
 	X509_free(x);
 
 	/* A SAN with only an IP address is not a DNS-ID: CN still counts. */
-	x = mkcert(k, "mx.example.com", "IP:192.0.2.1", 0, 30, 0, NULL, NULL);
+	x = test_cert(k, "mx.example.com", "IP:192.0.2.1", 0, 30, 0, NULL, NULL);
 	ok(check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
 	    "CN used when the SANs hold no dNSName");
 	X509_free(x);
 
-	x = mkcert(k, "*.example.com", NULL, 0, 30, 0, NULL, NULL);
+	x = test_cert(k, "*.example.com", NULL, 0, 30, 0, NULL, NULL);
 	ok(check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why),
 	    "wildcard CN follows the same rules (matches)");
 	ok(!check1(x, "example.com", TLS_REFID_DOMAIN, TLS_NAME_VERIFY, why, sizeof why),
 	    "wildcard CN follows the same rules (no bare domain)");
 	X509_free(x);
 
-	x = mkcert(k, NULL, NULL, 0, 30, 0, NULL, NULL);
+	x = test_cert(k, NULL, NULL, 0, 30, 0, NULL, NULL);
 	ok(!check1(x, "mx.example.com", TLS_REFID_MX, TLS_NAME_VERIFY, why, sizeof why)
 	    && strstr(why, "no subject CN"), "no SAN, no CN: no match: %s", why);
 	X509_free(x);
 
 	/* Hosted (rule B): SANs first, MX names from DNS do not count. */
-	x = mkcert(k, "example.com", "DNS:mx.example.com", 0, 30, 0, NULL, NULL);
+	x = test_cert(k, "example.com", "DNS:mx.example.com", 0, 30, 0, NULL, NULL);
 	{
 		struct tls_refid refs[] = {
 			{ "example.com", TLS_REFID_DOMAIN },
@@ -229,7 +167,7 @@ main(void)
 		    "hosted with only MX names: refused with a reason: %s", why);
 	}
 	X509_free(x);
-	x = mkcert(k, "example.com", "DNS:example.com", 0, 30, 0, NULL, NULL);
+	x = test_cert(k, "example.com", "DNS:example.com", 0, 30, 0, NULL, NULL);
 	ok(check1(x, "example.com", TLS_REFID_DOMAIN, TLS_NAME_HOSTED, why, sizeof why),
 	    "hosted: SAN equal to the recipient domain matches");
 	X509_free(x);
@@ -237,11 +175,11 @@ main(void)
 	    "no certificate: no match");
 
 	/* Chain verification. */
-	cakey = newkey();
-	ikey = newkey();
-	ca = mkcert(cakey, "Test Root CA", NULL, -1, 365, 1, NULL, NULL);
-	inter = mkcert(ikey, "Test Intermediate CA", NULL, -1, 365, 1, ca, cakey);
-	leaf = mkcert(k, "mx.example.com", "DNS:mx.example.com", -1, 30, 0,
+	cakey = test_key();
+	ikey = test_key();
+	ca = test_cert(cakey, "Test Root CA", NULL, -1, 365, 1, NULL, NULL);
+	inter = test_cert(ikey, "Test Intermediate CA", NULL, -1, 365, 1, ca, cakey);
+	leaf = test_cert(k, "mx.example.com", "DNS:mx.example.com", -1, 30, 0,
 	    inter, ikey);
 	untrusted = sk_X509_new_null();
 	sk_X509_push(untrusted, inter);
@@ -284,11 +222,11 @@ main(void)
 
 	store = tls_trust_store_new(0, NULL, path, why, sizeof why);
 	{
-		X509 *old = mkcert(k, "mx.example.com", "DNS:mx.example.com",
+		X509 *old = test_cert(k, "mx.example.com", "DNS:mx.example.com",
 		    -30, -1, 0, inter, ikey);
-		X509 *bad_inter = mkcert(ikey, "Not A CA", NULL, -1, 365, 0,
+		X509 *bad_inter = test_cert(ikey, "Not A CA", NULL, -1, 365, 0,
 		    ca, cakey);
-		X509 *leaf2 = mkcert(k, "mx.example.com", "DNS:mx.example.com",
+		X509 *leaf2 = test_cert(k, "mx.example.com", "DNS:mx.example.com",
 		    -1, 30, 0, bad_inter, ikey);
 		STACK_OF(X509) *u2 = sk_X509_new_null();
 
