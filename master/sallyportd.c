@@ -39,14 +39,15 @@
 
 #include <uv.h>
 
+#include "auth_users.h"
 #include "config.h"
 #include "ctl.h"
-#include "auth_users.h"
 #include "daemon.h"
+#include "dane.h"
 #include "ipc_conn.h"
 #include "log.h"
 #include "proto.h"
-#include "dane.h"
+#include "statefile.h"
 #include "tls_cert.h"
 #include "tls_ctx.h"
 #include "xalloc.h"
@@ -456,44 +457,33 @@ suspend_state_path(struct master *ms)
 static void
 load_listener_state(struct master *ms)
 {
-	char *path = suspend_state_path(ms), line[256];
-	FILE *fp = fopen(path, "r");
-	size_t i;
+	char *path = suspend_state_path(ms), **lines;
+	size_t i, k, n;
 
-	if (fp != NULL) {
-		while (fgets(line, sizeof line, fp) != NULL) {
-			line[strcspn(line, "\r\n")] = '\0';
-			for (i = 0; i < ms->nlisten; i++)
-				if (strcmp(ms->cfg->listeners[i].name, line) == 0)
-					ms->suspended[i] = 1;
-		}
-		fclose(fp);
-	}
+	if (statefile_read(path, &lines, &n) < 0)
+		log_crit("cannot read %s: %s", path, strerror(errno));
+	for (k = 0; k < n; k++)
+		for (i = 0; i < ms->nlisten; i++)
+			if (strcmp(ms->cfg->listeners[i].name, lines[k]) == 0)
+				ms->suspended[i] = 1;
+	statefile_free(lines, n);
 	free(path);
 }
 
 static int
 save_listener_state(struct master *ms)
 {
-	char *path = suspend_state_path(ms), *tmp = xasprintf("%s.tmp", path);
-	FILE *fp = fopen(tmp, "w");
-	size_t i;
-	int r = -1;
+	char *path = suspend_state_path(ms), **names = xcalloc(ms->nlisten + 1, sizeof *names);
+	size_t i, n = 0;
+	int r;
 
-	if (fp != NULL) {
-		for (i = 0; i < ms->nlisten; i++)
-			if (ms->suspended[i])
-				fprintf(fp, "%s\n", ms->cfg->listeners[i].name);
-		r = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
-		if (fclose(fp) != 0)
-			r = -1;
-		if (r == 0 && rename(tmp, path) < 0)
-			r = -1;
-	}
-	if (r < 0)
+	for (i = 0; i < ms->nlisten; i++)
+		if (ms->suspended[i])
+			names[n++] = ms->cfg->listeners[i].name;
+	if ((r = statefile_write(path, names, n)) < 0)
 		log_crit("cannot save listener state in %s: %s", path, strerror(errno));
+	free(names);
 	free(path);
-	free(tmp);
 	return r;
 }
 

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "proto.h"
 #include "qmgr.h"
+#include "statefile.h"
 #include "xalloc.h"
 
 static char *
@@ -38,49 +39,25 @@ suspend_path(struct qmgr *q)
 void
 qmgr_load_suspend_state(struct qmgr *q)
 {
-	char *path = suspend_path(q), line[512];
-	FILE *fp = fopen(path, "r");
+	char *path = suspend_path(q);
 
-	if (fp != NULL) {
-		while (fgets(line, sizeof line, fp) != NULL) {
-			line[strcspn(line, "\r\n")] = '\0';
-			if (line[0] == '\0')
-				continue;
-			q->suspended = xrealloc(q->suspended, (q->nsuspended + 1) * sizeof *q->suspended);
-			q->suspended[q->nsuspended++] = xstrdup(line);
-		}
-		fclose(fp);
-		if (q->nsuspended)
-			log_info("delivery suspended (kept across restart) for %zu entr%s; "
-			    "'sallyctl resumedel' resumes", q->nsuspended, q->nsuspended == 1 ? "y" : "ies");
-	}
+	if (statefile_read(path, &q->suspended, &q->nsuspended) < 0)
+		log_crit("cannot read %s: %s", path, strerror(errno));
+	if (q->nsuspended)
+		log_info("delivery suspended (kept across restart) for %zu entr%s; "
+		    "'sallyctl resumedel' resumes", q->nsuspended, q->nsuspended == 1 ? "y" : "ies");
 	free(path);
 }
 
 static int
 save_suspend_state(struct qmgr *q)
 {
-	char *path = suspend_path(q), *tmp = xasprintf("%s.tmp", path);
-	FILE *fp;
-	size_t i;
-	int r = -1;
+	char *path = suspend_path(q);
+	int r = statefile_write(path, q->suspended, q->nsuspended);
 
-	if (q->nsuspended == 0) {
-		r = unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-	} else if ((fp = fopen(tmp, "w")) != NULL) {
-		for (i = 0; i < q->nsuspended; i++)
-			fprintf(fp, "%s\n", q->suspended[i]);
-		if (fflush(fp) == 0 && fsync(fileno(fp)) == 0)
-			r = 0;
-		if (fclose(fp) != 0)
-			r = -1;
-		if (r == 0 && rename(tmp, path) < 0)
-			r = -1;
-	}
 	if (r < 0)
 		log_crit("cannot save delivery suspend state in %s: %s", path, strerror(errno));
 	free(path);
-	free(tmp);
 	return r;
 }
 
@@ -753,19 +730,19 @@ wq_path(struct qmgr *q)
 void
 qmgr_load_workqueue_state(struct qmgr *q)
 {
-	char *path = wq_path(q), line[512];
-	FILE *fp = fopen(path, "r");
+	char *path = wq_path(q), **lines;
+	size_t n;
+	int r = statefile_read(path, &lines, &n);
 
-	if (fp != NULL) {
+	if (r < 0)
+		log_crit("cannot read %s: %s", path, strerror(errno));
+	if (r > 0) {
 		q->wq_paused = 1;
-		line[0] = '\0';
-		if (fgets(line, sizeof line, fp) != NULL)
-			line[strcspn(line, "\r\n")] = '\0';
-		q->wq_reason = xstrdup(line[0] ? line : "Manually paused by user");
-		fclose(fp);
+		q->wq_reason = xstrdup(n > 0 ? lines[0] : "Manually paused by user");
 		log_info("work queue paused (kept across restart): %s; 'sallyctl workqueue resume' "
 		    "resumes", q->wq_reason);
 	}
+	statefile_free(lines, n);
 	free(path);
 }
 
@@ -777,14 +754,10 @@ ctl_workqueue(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 
 	if (strcmp(op, "pause") == 0) {
 		const char *why = argc > 2 && argv[2][0] ? argv[2] : "Manually paused by user";
-		FILE *fp;
-		int ok = 0;
+		char *line = xstrndup(why, strnlen(why, 400));
+		int ok = statefile_write(path, &line, 1) == 0;
 
-		if ((fp = fopen(path, "w")) != NULL) {
-			ok = fprintf(fp, "%.400s\n", why) > 0;
-			ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0 && ok;
-			ok = fclose(fp) == 0 && ok;
-		}
+		free(line);
 		if (!ok) {
 			ctl_reply_error(r, "could not save the work queue state (see qmgr.log)");
 			log_crit("cannot save %s: %s", path, strerror(errno));
@@ -796,7 +769,7 @@ ctl_workqueue(struct qmgr *q, struct ctl_reply *r, int argc, char **argv)
 		q->wq_reason = xstrndup(why, strnlen(why, 400));
 		log_info("work queue paused, %zu msgs: %s", workqueue_count(q), q->wq_reason);
 	} else if (strcmp(op, "resume") == 0) {
-		if (unlink(path) < 0 && errno != ENOENT) {
+		if (statefile_write(path, NULL, 0) < 0) {
 			ctl_reply_error(r, "could not save the work queue state (see qmgr.log)");
 			free(path);
 			return;
