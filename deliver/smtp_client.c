@@ -73,6 +73,8 @@ struct smtp_client {
 	int			 data_sent;
 	int			 dot_sent;
 	int			 bol;		/* body: at the start of a line */
+	int			 crlf;		/* body: ends in CRLF so far */
+	char			 prev;
 	int			 try_next;
 	int			 reusable;
 	int			 quit_sent;
@@ -512,17 +514,25 @@ on_reply(struct smtp_client *c)
 			c->reusable = 0;
 			return txn_done(c);
 		}
+		if (c->txn != NULL)
+			return session_fail(c, 4, REASON_SMTP, text, 1, 0);
 		c->state = SC_DEAD;
 		c->reusable = 0;
 		return SMTPC_EV_CLOSE;
 	}
 	e = c->exp[c->exp_head++];
+	if (c->quit_sent && e.cmd != CMD_QUIT) {
+		settle_pending(c, 4, REASON_CONN, "4.4.2 QUIT sent before the end");
+		return SMTPC_EV_NONE;
+	}
 
 	/* 421: the server is closing the channel, whatever was asked. */
 	if (r->code == 421)
 		c->reusable = 0;
 	if (r->code == 421 && e.cmd != CMD_QUIT && e.cmd != CMD_DOT_DISCARD) {
 		if (e.cmd == CMD_RSET_REUSE) {
+			c->txn = NULL;
+			c->txn_started = 0;
 			c->state = SC_DEAD;
 			c->reusable = 0;
 			return SMTPC_EV_RETRY;
@@ -620,12 +630,15 @@ on_reply(struct smtp_client *c)
 		}
 		if (r->code == 354) {
 			c->state = SC_BODY;
-			c->bol = 1;
+			c->bol = c->crlf = 1;
+			c->prev = '\n';
 			return SMTPC_EV_BODY;
 		}
 		for (i = 0; i < c->txn->nrcpts; i++)
 			if (c->txn->rcpts[i].accepted && c->txn->rcpts[i].status == 0)
-				set_rcpt(&c->txn->rcpts[i], st, REASON_SMTP, text);
+				set_rcpt(&c->txn->rcpts[i], st == 2 ? 4 : st, REASON_SMTP, text);
+		if (st == 2)
+			c->reusable = 0;
 		return txn_done(c);
 	case CMD_DOT:
 		snprintf(c->final, sizeof c->final, "%s", text);
@@ -679,6 +692,8 @@ smtpc_body(struct smtp_client *c, const void *data, size_t len)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		seg = nl != NULL ? nl + 1 : end;
 		buf_append(&c->out, p, (size_t)(seg - p));
+		c->crlf = nl != NULL && (nl > p ? nl[-1] == '\r' : c->prev == '\r');
+		c->prev = seg[-1];
 		c->bol = nl != NULL;
 		p = seg;
 	}
@@ -689,7 +704,7 @@ smtpc_body_end(struct smtp_client *c)
 {
 	if (c->state != SC_BODY)
 		return;
-	if (!c->bol)
+	if (!c->bol || !c->crlf)
 		buf_puts(&c->out, "\r\n");
 	buf_puts(&c->out, ".\r\n");
 	c->dot_sent = 1;

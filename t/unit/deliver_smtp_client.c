@@ -741,10 +741,93 @@ test_starttls(void)
 	is(rc[0].status, 4, "recipient deferred");
 }
 
+
+/* Hostile or broken servers the fuzzer found (t/fuzz/smtp_client.c). */
+static void
+test_fuzz_findings(void)
+{
+	/* 250 to DATA: no message went out, so nothing is delivered. */
+	setup("s@y.example", 0, 5, 2);
+	smtpc_begin(c, &txn);
+	greet("250-mx\n250 PIPELINING");
+	is(feed("250 ok\n250 ok\n250 ok\n250 2.0.0 oops, I skipped 354"), SMTPC_EV_DONE,
+	    "a 2xx to DATA ends the transaction");
+	is(rc[0].status, 4, "accepted recipient deferred, not delivered");
+	is(rc[1].status, 4, "both of them");
+	ok(!smtpc_reusable(c), "and the connection is not reused");
+
+	/* A body ending without CRLF gets one before the dot. */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_begin(c, &txn);
+	greet("250-mx\n250 PIPELINING");
+	feed("250 ok\n250 ok\n354 go");
+	take();
+	smtpc_body(c, "line\n", 5);
+	smtpc_body_end(c);
+	is_str(take(), "line\n\r\n.\r\n", "a bare LF at the end is not taken for CRLF");
+	setup("s@y.example", 0, 5, 1);
+	smtpc_begin(c, &txn);
+	greet("250-mx\n250 PIPELINING");
+	feed("250 ok\n250 ok\n354 go");
+	take();
+	smtpc_body(c, "line\r", 5);
+	smtpc_body(c, "\n", 1);
+	smtpc_body_end(c);
+	is_str(take(), "line\r\n.\r\n", "a CRLF split over two chunks is one");
+
+	/* 421 to the RSET of a reused connection: the engine lets go. */
+	setup("s@y", 0, 9, 1);
+	smtpc_begin(c, &txn);
+	greet("250-mx\n250 PIPELINING");
+	feed("250 ok\n250 ok\n354 go");
+	smtpc_body_end(c);
+	feed("250 ok");
+	take();
+	memset(rc, 0, sizeof rc);
+	rc[0].addr = "z@x.example";
+	rc[0].active = 1;
+	smtpc_begin(c, &txn);
+	take();
+	is(feed("421 4.4.2 closing"), SMTPC_EV_RETRY, "421 to RSET: retry elsewhere");
+	is(smtpc_fail(c, "4.4.2 lost"), SMTPC_EV_CLOSE,
+	    "a later failure does not touch the retried transaction");
+	is(rc[0].status, 0, "whose recipient stays undecided");
+
+	/* A line while the TLS decision waits: the transaction is settled. */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx");
+	take();
+	is(feed("250-mx\n250 STARTTLS"), SMTPC_EV_TLS, "EV_TLS (the caller waits for DANE)");
+	is(feed("421 4.4.2 idle too long"), SMTPC_EV_DONE, "an unasked 421 ends the transaction");
+	is(rc[0].status, 4, "its recipient deferred");
+
+	/* QUIT while EHLO is pending: nothing more is sent, in clear or not. */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_tls_hook(c, 1);
+	smtpc_begin(c, &txn);
+	feed("220 mx");
+	take();
+	smtpc_quit(c);
+	is_str(take(), "QUIT\r\n", "QUIT behind EHLO");
+	feed("250-mx\n250 STARTTLS");
+	is_str(take(), "", "the EHLO answer after QUIT sends nothing (no MAIL in clear)");
+	is(feed("221 bye"), SMTPC_EV_CLOSE, "then 221 closes");
+
+	/* QUIT before the banner: no EHLO after it. */
+	setup("s@y.example", 0, 5, 1);
+	smtpc_quit(c);
+	take();
+	feed("220 mx");
+	is_str(take(), "", "a banner after QUIT sends no EHLO");
+}
+
 int
 main(void)
 {
 	log_open("test", "/dev/null");
+	test_fuzz_findings();
 	test_starttls();
 	test_basic_no_pipelining();
 	test_pipelining();
