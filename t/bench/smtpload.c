@@ -47,6 +47,8 @@
 
 #include <uv.h>
 
+#define BENCH_NAME "smtpload"
+#include "benchutil.h"
 #include "buf.h"
 #include "smtp_reply.h"
 #include "xalloc.h"
@@ -123,21 +125,6 @@ static void	session_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
 static void	session_fail(struct session *s, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	start_transaction(struct session *s);
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "smtpload: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 static void
 add_reason(struct load *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -631,19 +618,6 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: smtpload -H HOST -p PORT -n SESSIONS -m MESSAGES -s SIZE\n"
 	    "                [-f FROM] [-t TO] [-e EHLO-NAME] [-T TIMEOUT-S] [--json]\n");
-}
-
-static unsigned long
-parse_num(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < min || v > max)
-		die("%s: expected a number from %lu to %lu, got '%s'", opt, min, max, s);
-	return v;
 }
 
 static void

@@ -66,6 +66,8 @@
 
 #include <uv.h>
 
+#define BENCH_NAME "smtpsink"
+#include "benchutil.h"
 #include "buf.h"
 #include "xalloc.h"
 
@@ -157,22 +159,6 @@ static struct sink sink_state;
 static void	session_close(struct session *s);
 static void	session_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
 static void	session_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b);
-
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "smtpsink: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 static void
 reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -70,6 +70,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#define BENCH_NAME "tlsload"
+#include "benchutil.h"
 #include "smtp_reply.h"
 #include "xalloc.h"
 
@@ -131,21 +133,6 @@ struct tlsload {
 	const char	*tls_version;	/* of the first handshake, static string */
 	uint64_t	 t_start, t_end;
 };
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "tlsload: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
 
 static uint64_t
 now_ns(void)
@@ -606,19 +593,6 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tlsload -H HOST -p PORT [-c CONCURRENCY] [-n TOTAL] [-T TIMEOUT-S]\n"
 	    "               [--resume] [--tls13|--tls12] [--cafile FILE] [--json]\n");
-}
-
-static unsigned long
-parse_num(const char *opt, const char *s, unsigned long min, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < min || v > max)
-		die("%s: expected a number from %lu to %lu, got '%s'", opt, min, max, s);
-	return v;
 }
 
 static void

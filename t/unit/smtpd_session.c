@@ -264,19 +264,8 @@ f_auth_check(void *arg, const char *user, const char *pass)
 	snprintf(auth_seen_pass, sizeof auth_seen_pass, "%s", pass);
 }
 
-static const struct smtp_session_ops auth_ops = {
-	.qmgr_ready = f_ready,
-	.take_mid = f_take_mid,
-	.begin = f_begin,
-	.data = f_data,
-	.end = f_end,
-	.abort = f_abort,
-	.counter = f_counter,
-	.now = f_now,
-	.rescon = f_rescon,
-	.verify_domain = f_verify,
-	.auth_check = f_auth_check,
-};
+/* fake_ops with f_auth_check (filled in by main). */
+static struct smtp_session_ops auth_ops;
 
 static void
 fake_reset(void)
@@ -2289,6 +2278,8 @@ main(void)
 	struct config_source src;
 	int fd;
 
+	auth_ops = fake_ops;
+	auth_ops.auth_check = f_auth_check;
 	if ((fd = mkstemp(logpath)) < 0)
 		return 1;
 	close(fd);
