@@ -24,7 +24,7 @@ OPT        ?= -O2
 WARN       := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
               -Wmissing-prototypes -Wno-unused-parameter
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -Ilib $(DEP_CFLAGS) $(CFLAGS)
-ALL_LDLIBS := $(DEP_LIBS) -lcrypt -lpthread -lm
+ALL_LDLIBS := $(DEP_LIBS) -lpthread -lm
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS    += -fsanitize=address,undefined
