@@ -764,11 +764,10 @@ session_tls_apply(struct session *s, const struct tls_decision *d)
 			probe_line(s->probe, "TLS verification failed.");
 			probe_done(s->probe, 0);
 			s->probe = NULL;
-			if (!d->close && smtpc_quit(s->sc)) {
-				session_flush(s);
-				session_quit(s);
-			} else
+			if (d->close)	/* after a failed handshake: no QUIT */
 				session_close(s);
+			else
+				session_quit(s);
 			return;
 		}
 		session_tls_report(s, d);

@@ -1,7 +1,7 @@
 /*
  * benchutil - what the benchmark tools (smtpload, smtpsink, tlsload)
- * share: a fatal error with the program's name, and a bounded number
- * from an option.  The including file defines BENCH_NAME first.
+ * share: a fatal error with the program's name, a bounded number from an
+ * option, and latency percentiles.  The including file defines BENCH_NAME first.
  *
  * Not for: anything in the daemons (lib/ is theirs).
  */
@@ -9,11 +9,33 @@
 #define SP_BENCHUTIL_H
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #ifndef BENCH_NAME
 #error "define BENCH_NAME before including benchutil.h"
+/* qsort order for latencies in microseconds. */
+static __attribute__((unused)) int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..1) of n sorted microsecond values, in ms. */
+static __attribute__((unused)) double
+percentile_ms(const uint32_t *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i] / 1000.0;
+}
+
 #endif
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -44,6 +66,27 @@ parse_num(const char *opt, const char *s, unsigned long min, unsigned long max)
 	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < min || v > max)
 		die("%s: expected a number from %lu to %lu, got '%s'", opt, min, max, s);
 	return v;
+}
+
+/* qsort order for latencies in microseconds. */
+static __attribute__((unused)) int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..1) of n sorted microsecond values, in ms. */
+static __attribute__((unused)) double
+percentile_ms(const uint32_t *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i] / 1000.0;
 }
 
 #endif

@@ -578,25 +578,6 @@ connect_cb(uv_connect_t *req, int status)
 
 /* ---- results ------------------------------------------------------ */
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-percentile_ms(const uint32_t *v, size_t n, double p)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	i = (size_t)(p * (double)(n - 1) + 0.5);
-	return v[i] / 1000.0;
-}
-
 /* Sizes the shared body so headers + body come to about -s bytes. */
 static void
 size_headers(struct load *l)

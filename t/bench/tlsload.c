@@ -644,25 +644,6 @@ parse_args(struct tlsload_opts *o, int argc, char **argv)
 
 /* ---- results ------------------------------------------------------ */
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-percentile_ms(const uint32_t *v, size_t n, double p)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	i = (size_t)(p * (double)(n - 1) + 0.5);
-	return v[i] / 1000.0;
-}
-
 struct totals {
 	uint64_t	 handshakes, completed, failures, offered, resumed;
 };
