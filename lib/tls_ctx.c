@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "tls_ctx.h"
+#include "tls_name.h"
 
 void
 tls_ctx_errors(char *out, size_t outlen)
@@ -48,18 +49,12 @@ static int
 store_add_pem(X509_STORE *store, const struct cfg_file *f)
 {
 	BIO *bio = BIO_new_mem_buf(f->data, (int)f->len);
-	X509 *x;
-	int n = 0;
+	int n;
 
 	if (bio == NULL)
 		return 0;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(store, x) == 1)
-			n++;
-		X509_free(x);
-	}
+	n = tls_trust_add_pem(store, bio);
 	BIO_free(bio);
-	ERR_clear_error();	/* the reader's end-of-data "error" */
 	return n;
 }
 

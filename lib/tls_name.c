@@ -290,13 +290,27 @@ tls_name_check(X509 *cert, const struct tls_refid *refs, size_t nrefs,
 	return matched;
 }
 
+int
+tls_trust_add_pem(X509_STORE *store, BIO *bio)
+{
+	X509 *x;
+	int n = 0;
+
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			n++;
+		X509_free(x);
+	}
+	ERR_clear_error();	/* the PEM reader's end-of-data "error" */
+	return n;
+}
+
 X509_STORE *
 tls_trust_store_new(int use_system, const char *bundle,
     const char *custom_pem, char *why, size_t whylen)
 {
 	X509_STORE *store;
 	BIO *bio;
-	X509 *x;
 	int count;
 
 	if (why != NULL && whylen > 0)
@@ -320,12 +334,7 @@ tls_trust_store_new(int use_system, const char *bundle,
 			    custom_pem);
 			goto fail;
 		}
-		count = 0;
-		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-			if (X509_STORE_add_cert(store, x) == 1)
-				count++;
-			X509_free(x);
-		}
+		count = tls_trust_add_pem(store, bio);
 		BIO_free(bio);
 		if (count == 0) {
 			why_add(why, whylen, "no certificate in the custom CA list %s",

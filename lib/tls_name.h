@@ -75,6 +75,8 @@ int	tls_name_check(X509 *cert, const struct tls_refid *refs, size_t nrefs,
  * for OpenSSL's default paths) and/or a custom PEM list of CA
  * certificates (custom_pem, NULL for none).  NULL with why set if a file
  * cannot be read or the custom list holds no certificate. */
+/* Adds every PEM certificate bio holds to store; returns how many. */
+int	tls_trust_add_pem(X509_STORE *store, BIO *bio);
 X509_STORE *tls_trust_store_new(int use_system, const char *bundle,
 	    const char *custom_pem, char *why, size_t whylen);
 
